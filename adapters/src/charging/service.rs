@@ -1,0 +1,370 @@
+//! The charging roles of this node, over the log: the registration authority and the charging provider.
+//! HTTP and OCPP call these methods; the rules themselves are the deciders of `domain::charging`.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use domain::charging::authority::{
+    user_stream, AuthorityCommand, AuthorityDecider, AuthorityError, AuthorityEvent, CertificateRequestCommand,
+    ProviderIdTag, RevokeCertificateCommand,
+};
+use domain::charging::billing::BillingDetails;
+use domain::charging::certificate::{Certificate, SignedCertificateRequest, SocketRequest};
+use domain::charging::contact_card::{ContactCard, ContactCardError};
+use domain::charging::provider::{
+    authorize, charge_point_stream, ChargePointCommand, ChargePointDecider, ChargePointError, ChargePointEvent,
+    TrustCommand, TrustContext, TrustDecider, TrustError, TRUST_STREAM,
+};
+use domain::charging::{PublicKey, Uid};
+use events::Store;
+use rand::RngCore;
+
+use super::cards;
+use super::keys::ChargingKeys;
+use super::log::{execute, load, ExecuteError};
+use crate::ocpp::messages::{RemoteStartStopStatus, RemoteStartTransactionConf, RemoteStartTransactionReq};
+use crate::ocpp::registry::{CallFailure, Registry};
+
+#[derive(Debug, Clone)]
+pub struct ChargingSettings {
+    /// Where this node is reached, written into its contact cards.
+    pub transports: Vec<String>,
+    pub certificate_validity: chrono::Duration,
+    /// Providers (besides this node's own) the authority registers credentials with.
+    pub partner_providers: Vec<Uid>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChargingError {
+    #[error(transparent)]
+    Authority(#[from] AuthorityError),
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+    #[error(transparent)]
+    ChargePoint(#[from] ChargePointError),
+    #[error(transparent)]
+    ContactCard(#[from] ContactCardError),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+fn refused<E: Into<ChargingError> + std::fmt::Display>(err: ExecuteError<E>) -> ChargingError {
+    match err {
+        ExecuteError::Refused(e) => e.into(),
+        other => ChargingError::Unavailable(other.to_string()),
+    }
+}
+
+/// What the app learns after presenting its certificate at a socket.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SocketEnabledReply {
+    pub charge_point_id: String,
+    pub connector_id: u32,
+    /// "Accepted" or "Rejected" from the charge point, or why it could not be asked.
+    pub remote_start: String,
+}
+
+#[derive(Clone)]
+pub struct ChargingService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    keys: ChargingKeys,
+    settings: ChargingSettings,
+    registry: Registry,
+}
+
+impl ChargingService {
+    pub fn new(store: Store, keys: ChargingKeys, settings: ChargingSettings) -> ChargingService {
+        ChargingService { inner: Arc::new(Inner { store, keys, settings, registry: Registry::default() }) }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    pub fn authority_uid(&self) -> Uid {
+        Uid::of(&PublicKey::of(&self.inner.keys.authority))
+    }
+
+    pub fn provider_uid(&self) -> Uid {
+        Uid::of(&PublicKey::of(&self.inner.keys.provider))
+    }
+
+    pub fn authority_card(&self) -> Result<ContactCard, ChargingError> {
+        Ok(cards::authority_card(&self.inner.keys, &self.inner.settings.transports)?)
+    }
+
+    pub fn provider_card(&self) -> Result<ContactCard, ChargingError> {
+        Ok(cards::provider_card(&self.inner.keys, &self.inner.settings.transports)?)
+    }
+
+    // ---- registration authority ----
+
+    pub async fn request_connection(&self, card: ContactCard, now: DateTime<Utc>) -> Result<Uid, ChargingError> {
+        card.verify()?;
+        let uid = card.card.uid.clone();
+        execute::<AuthorityDecider>(&self.inner.store, &user_stream(&uid), |_| AuthorityCommand::RequestConnection {
+            card: Box::new(card.clone()),
+            now,
+        })
+        .await
+        .map_err(refused)?;
+        Ok(uid)
+    }
+
+    pub async fn request_certificate(
+        &self,
+        request: SignedCertificateRequest,
+        billing: BillingDetails,
+        now: DateTime<Utc>,
+    ) -> Result<Certificate, ChargingError> {
+        let serial = uuid::Uuid::new_v4().to_string();
+        let providers: Vec<Uid> =
+            std::iter::once(self.provider_uid()).chain(self.inner.settings.partner_providers.iter().cloned()).collect();
+        let id_tags: Vec<ProviderIdTag> =
+            providers.into_iter().map(|provider_uid| ProviderIdTag { provider_uid, id_tag: fresh_id_tag() }).collect();
+        let stream = user_stream(&request.proof.uid);
+        let events = execute::<AuthorityDecider>(&self.inner.store, &stream, |_| {
+            AuthorityCommand::RequestCertificate(Box::new(CertificateRequestCommand {
+                request: request.clone(),
+                billing: billing.clone(),
+                card_token_key: self.inner.keys.card_token.clone(),
+                authority_key: self.inner.keys.authority.clone(),
+                serial: serial.clone(),
+                validity: self.inner.settings.certificate_validity,
+                id_tags: id_tags.clone(),
+                now,
+            }))
+        })
+        .await
+        .map_err(refused)?;
+        events
+            .into_iter()
+            .find_map(|e| match e {
+                AuthorityEvent::CertificateIssued { certificate, .. } => Some(certificate),
+                _ => None,
+            })
+            .ok_or_else(|| ChargingError::Unavailable("the authority issued no certificate".into()))
+    }
+
+    pub async fn revoke_certificate(
+        &self,
+        uid: &Uid,
+        serial: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ChargingError> {
+        execute::<AuthorityDecider>(&self.inner.store, &user_stream(uid), |_| {
+            AuthorityCommand::RevokeCertificate(RevokeCertificateCommand {
+                serial: serial.to_owned(),
+                reason: reason.to_owned(),
+                now,
+            })
+        })
+        .await
+        .map_err(refused)?;
+        Ok(())
+    }
+
+    // ---- charging provider ----
+
+    pub async fn trust_authority(&self, card: ContactCard, now: DateTime<Utc>) -> Result<Uid, ChargingError> {
+        let uid = card.card.uid.clone();
+        execute::<TrustDecider>(&self.inner.store, TRUST_STREAM, |_| TrustCommand::TrustAuthority {
+            card: Box::new(card.clone()),
+            now,
+        })
+        .await
+        .map_err(refused)?;
+        Ok(uid)
+    }
+
+    pub async fn distrust_authority(&self, authority_uid: &Uid, now: DateTime<Utc>) -> Result<(), ChargingError> {
+        execute::<TrustDecider>(&self.inner.store, TRUST_STREAM, |_| TrustCommand::DistrustAuthority {
+            authority_uid: authority_uid.clone(),
+            now,
+        })
+        .await
+        .map_err(refused)?;
+        Ok(())
+    }
+
+    /// What the provider knows about `uid`: trusted authorities, and the user's stream as the authority wrote it.
+    async fn trust_context(&self, uid: &Uid) -> Result<TrustContext, ChargingError> {
+        let log = |e: anyhow::Error| ChargingError::Unavailable(e.to_string());
+        let (authorities, _) = load::<TrustDecider>(&self.inner.store, TRUST_STREAM).await.map_err(log)?;
+        let (user, _) = load::<AuthorityDecider>(&self.inner.store, &user_stream(uid)).await.map_err(log)?;
+        Ok(TrustContext { provider_uid: self.provider_uid(), authorities, user })
+    }
+
+    /// Checks the presented certificate, enables the socket, and asks the charge point to start.
+    pub async fn enable_socket(
+        &self,
+        request: SocketRequest,
+        now: DateTime<Utc>,
+    ) -> Result<SocketEnabledReply, ChargingError> {
+        let charge_point_id = request.request.charge_point_id.clone();
+        let connector_id = request.request.connector_id;
+        let context = self.trust_context(&request.request.certificate.certificate.subject_uid).await?;
+        let events = execute::<ChargePointDecider>(&self.inner.store, &charge_point_stream(&charge_point_id), |_| {
+            ChargePointCommand::EnableSocket {
+                charge_point_id: charge_point_id.clone(),
+                request: Box::new(request.clone()),
+                context: context.clone(),
+                now,
+            }
+        })
+        .await
+        .map_err(refused)?;
+        let id_tag = events
+            .iter()
+            .find_map(|e| match e {
+                ChargePointEvent::SocketEnabled { id_tag, .. } => Some(id_tag.clone()),
+                _ => None,
+            })
+            .ok_or_else(|| ChargingError::Unavailable("the socket was not enabled".into()))?;
+        let remote = RemoteStartTransactionReq { connector_id, id_tag };
+        let remote_start = match self.inner.registry.call(&charge_point_id, "RemoteStartTransaction", &remote).await {
+            Ok(answer) => match serde_json::from_value::<RemoteStartTransactionConf>(answer) {
+                Ok(RemoteStartTransactionConf { status: RemoteStartStopStatus::Accepted }) => "Accepted".to_owned(),
+                Ok(RemoteStartTransactionConf { status: RemoteStartStopStatus::Rejected }) => "Rejected".to_owned(),
+                Err(e) => format!("unreadable answer: {e}"),
+            },
+            Err(CallFailure::NotConnected(_)) => "NotConnected".to_owned(),
+            Err(failure) => failure.to_string(),
+        };
+        Ok(SocketEnabledReply { charge_point_id, connector_id, remote_start })
+    }
+
+    pub async fn record_boot(
+        &self,
+        charge_point_id: &str,
+        vendor: &str,
+        model: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ChargingError> {
+        execute::<ChargePointDecider>(&self.inner.store, &charge_point_stream(charge_point_id), |_| {
+            ChargePointCommand::RecordBoot {
+                charge_point_id: charge_point_id.to_owned(),
+                vendor: vendor.to_owned(),
+                model: model.to_owned(),
+                now,
+            }
+        })
+        .await
+        .map_err(refused)?;
+        Ok(())
+    }
+
+    /// The context for the user an id tag was enabled for on this charge point, if any.
+    async fn context_for_id_tag(&self, charge_point_id: &str, id_tag: &str) -> Result<TrustContext, ChargingError> {
+        let (state, _) = load::<ChargePointDecider>(&self.inner.store, &charge_point_stream(charge_point_id))
+            .await
+            .map_err(|e| ChargingError::Unavailable(e.to_string()))?;
+        let (_, socket) =
+            state.enabled_for(id_tag).ok_or_else(|| ChargePointError::IdTagNotEnabled(id_tag.to_owned()))?;
+        self.trust_context(&socket.uid.clone()).await
+    }
+
+    /// OCPP Authorize: Ok when the id tag may charge here now.
+    pub async fn authorize(
+        &self,
+        charge_point_id: &str,
+        id_tag: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ChargingError> {
+        let context = self.context_for_id_tag(charge_point_id, id_tag).await?;
+        let (state, _) = load::<ChargePointDecider>(&self.inner.store, &charge_point_stream(charge_point_id))
+            .await
+            .map_err(|e| ChargingError::Unavailable(e.to_string()))?;
+        authorize(&state, id_tag, &context, now)?;
+        Ok(())
+    }
+
+    /// OCPP StartTransaction: the transaction id of the recorded start.
+    pub async fn start_charging(
+        &self,
+        charge_point_id: &str,
+        connector_id: u32,
+        id_tag: &str,
+        meter_start_wh: i64,
+        started_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<i32, ChargingError> {
+        let context = self.context_for_id_tag(charge_point_id, id_tag).await?;
+        let events = execute::<ChargePointDecider>(&self.inner.store, &charge_point_stream(charge_point_id), |_| {
+            ChargePointCommand::StartCharging {
+                charge_point_id: charge_point_id.to_owned(),
+                connector_id,
+                id_tag: id_tag.to_owned(),
+                meter_start_wh,
+                started_at,
+                context: context.clone(),
+                now,
+            }
+        })
+        .await
+        .map_err(refused)?;
+        events
+            .iter()
+            .find_map(|e| match e {
+                ChargePointEvent::ChargingStarted { transaction_id, .. } => Some(*transaction_id),
+                _ => None,
+            })
+            .ok_or_else(|| ChargingError::Unavailable("no transaction was started".into()))
+    }
+
+    pub async fn record_meter_value(
+        &self,
+        charge_point_id: &str,
+        transaction_id: i32,
+        connector_id: u32,
+        energy_wh: i64,
+        sampled_at: DateTime<Utc>,
+    ) -> Result<(), ChargingError> {
+        execute::<ChargePointDecider>(&self.inner.store, &charge_point_stream(charge_point_id), |_| {
+            ChargePointCommand::RecordMeterValue { transaction_id, connector_id, energy_wh, sampled_at }
+        })
+        .await
+        .map_err(refused)?;
+        Ok(())
+    }
+
+    /// OCPP StopTransaction: records the stop and the bill.
+    pub async fn stop_charging(
+        &self,
+        charge_point_id: &str,
+        transaction_id: i32,
+        meter_stop_wh: i64,
+        stopped_at: DateTime<Utc>,
+        reason: Option<String>,
+    ) -> Result<(), ChargingError> {
+        execute::<ChargePointDecider>(&self.inner.store, &charge_point_stream(charge_point_id), |_| {
+            ChargePointCommand::StopCharging {
+                charge_point_id: charge_point_id.to_owned(),
+                transaction_id,
+                meter_stop_wh,
+                stopped_at,
+                reason: reason.clone(),
+            }
+        })
+        .await
+        .map_err(refused)?;
+        Ok(())
+    }
+}
+
+/// 20 uppercase hex characters (80 random bits): OCPP's IdToken is at most 20 characters, and an id tag must not
+/// be guessable, since a charge point's keypad or RFID reader could present it.
+fn fresh_id_tag() -> String {
+    let mut bytes = [0u8; 10];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode_upper(bytes)
+}

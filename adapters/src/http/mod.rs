@@ -1,0 +1,84 @@
+//! The HTTP API on warp. Every error is JSON `{"code": "...", "message": "..."}` with a stable code.
+
+pub mod charging;
+mod error;
+mod log;
+mod mam;
+mod site;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+
+use events::Store;
+
+use crate::charging::ChargingService;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+use warp::Filter;
+
+pub use error::ApiError;
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
+
+/// The log's, the site's and the home context's routes.
+fn api(store: Store) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+    log::routes(store.clone()).or(site::routes(store.clone())).unify().or(mam::routes(store)).unify()
+}
+
+/// All routes of a node without the charging roles.
+pub fn routes(store: Store) -> BoxedFilter<(Response,)> {
+    api(store).recover(error::recover).unify().boxed()
+}
+
+/// All routes of a node with the charging roles: the app's endpoints and the OCPP websocket besides.
+pub fn routes_with_charging(store: Store, charging: ChargingService) -> BoxedFilter<(Response,)> {
+    api(store)
+        .or(charging::routes(charging.clone()))
+        .unify()
+        .or(crate::ocpp::endpoint::routes(charging))
+        .unify()
+        .recover(error::recover)
+        .unify()
+        .boxed()
+}
+
+/// Binds `listen` (a clear error if it cannot) and serves [`routes`] until `shutdown` completes, finishing open
+/// requests.
+pub async fn serve(
+    listen: SocketAddr,
+    store: Store,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<(SocketAddr, impl Future<Output = ()>)> {
+    serve_routes(listen, routes(store), shutdown).await
+}
+
+/// Like [`serve`], with [`routes_with_charging`]: what `notch serve` runs.
+pub async fn serve_with_charging(
+    listen: SocketAddr,
+    store: Store,
+    charging: ChargingService,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<(SocketAddr, impl Future<Output = ()>)> {
+    serve_routes(listen, routes_with_charging(store, charging), shutdown).await
+}
+
+async fn serve_routes(
+    listen: SocketAddr,
+    routes: BoxedFilter<(Response,)>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<(SocketAddr, impl Future<Output = ()>)> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot listen on {listen}: {err}"))?;
+    let bound = listener.local_addr()?;
+    let server = warp::serve(routes).incoming(listener).graceful(shutdown).run();
+    Ok((bound, server))
+}
+
+pub(crate) fn with<T: Clone + Send + Sync + 'static>(
+    value: T,
+) -> impl Filter<Extract = (T,), Error = Infallible> + Clone {
+    warp::any().map(move || value.clone())
+}

@@ -1,0 +1,11 @@
+//! The site ledger's command side: load an aggregate's stream, replay, decide with the pure domain, append
+//! with `Expected::Exact`. Used by the HTTP adapter (users) and by `notch admin` / `notch lift` (operator).
+
+pub mod admin;
+pub mod lifts;
+pub mod locks;
+pub mod log;
+pub mod streams;
+pub mod tallies;
+
+pub use log::{AppError, AppResult};

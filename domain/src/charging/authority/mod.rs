@@ -1,0 +1,16 @@
+//! The registration authority: one aggregate per user relationship, stream `charging-user-<uid>`.
+
+mod commands;
+mod decide;
+mod events;
+mod state;
+
+pub use commands::{AuthorityCommand, CertificateRequestCommand, ProviderIdTag, RevokeCertificateCommand};
+pub use decide::{AuthorityDecider, AuthorityError, MAX_ID_TAG_CHARS};
+pub use events::AuthorityEvent;
+pub use state::{CertificateStatus, Relationship, Trust, UserState};
+
+/// The stream holding one user's relationship with the authority.
+pub fn user_stream(uid: &super::Uid) -> String {
+    format!("charging-user-{uid}")
+}

@@ -1,0 +1,89 @@
+use super::events::AuthorityEvent;
+use crate::charging::crypto::{PublicKey, Uid};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+/// One user's relationship with the authority, rebuilt from `charging-user-<uid>`. Providers replay the same
+/// stream to learn credentials and revocations.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserState {
+    pub relationship: Option<Relationship>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relationship {
+    pub uid: Uid,
+    pub alias: String,
+    pub public_key: PublicKey,
+    pub trust: Trust,
+    pub card_last4: Option<String>,
+    /// provider uid -> id tag
+    pub credentials: BTreeMap<Uid, String>,
+    /// serial -> status
+    pub certificates: BTreeMap<String, CertificateStatus>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    Untrusted,
+    Trusted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateStatus {
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl UserState {
+    pub fn evolve(mut self, event: &AuthorityEvent) -> UserState {
+        match event {
+            AuthorityEvent::ConnectionRequested { uid, alias, public_key, .. } => {
+                self.relationship = Some(Relationship {
+                    uid: uid.clone(),
+                    alias: alias.clone(),
+                    public_key: *public_key,
+                    trust: Trust::Untrusted,
+                    card_last4: None,
+                    credentials: BTreeMap::new(),
+                    certificates: BTreeMap::new(),
+                });
+            }
+            AuthorityEvent::BillingAccepted { card_last4, .. } => {
+                if let Some(r) = &mut self.relationship {
+                    r.card_last4 = Some(card_last4.clone());
+                }
+            }
+            AuthorityEvent::RelationshipTrusted { .. } => {
+                if let Some(r) = &mut self.relationship {
+                    r.trust = Trust::Trusted;
+                }
+            }
+            AuthorityEvent::CredentialRegistered { provider_uid, id_tag, .. } => {
+                if let Some(r) = &mut self.relationship {
+                    r.credentials.insert(provider_uid.clone(), id_tag.clone());
+                }
+            }
+            AuthorityEvent::CertificateIssued { certificate, .. } => {
+                if let Some(r) = &mut self.relationship {
+                    let status = CertificateStatus { expires_at: certificate.certificate.expires_at, revoked_at: None };
+                    r.certificates.insert(certificate.certificate.serial.clone(), status);
+                }
+            }
+            AuthorityEvent::CertificateRevoked { serial, at, .. } => {
+                if let Some(status) = self.relationship.as_mut().and_then(|r| r.certificates.get_mut(serial)) {
+                    status.revoked_at = Some(*at);
+                }
+            }
+        }
+        self
+    }
+
+    pub fn is_revoked(&self, serial: &str) -> bool {
+        self.relationship.as_ref().and_then(|r| r.certificates.get(serial)).is_some_and(|s| s.revoked_at.is_some())
+    }
+
+    pub fn id_tag_for(&self, provider: &Uid) -> Option<&str> {
+        self.relationship.as_ref()?.credentials.get(provider).map(String::as_str)
+    }
+}

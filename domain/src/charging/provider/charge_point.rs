@@ -1,0 +1,303 @@
+//! The rules of one charge point: who may use a socket (certificate checks), and the session from start to
+//! bill.
+
+use super::charge_point_events::ChargePointEvent;
+use super::charge_point_state::{ChargePointState, EnabledSocket};
+use super::trust::TrustedAuthorities;
+use crate::charging::authority::UserState;
+use crate::charging::certificate::{is_fresh, SocketRequest};
+use crate::charging::crypto::Uid;
+use crate::Decider;
+use chrono::{DateTime, Utc};
+
+/// What the provider knows besides this charge point's stream: its own uid, the authorities it trusts
+/// (`charging-provider-trust`) and the certificate subject's relationship as the authority recorded it
+/// (`charging-user-<uid>`: credentials and revocations).
+#[derive(Debug, Clone)]
+pub struct TrustContext {
+    pub provider_uid: Uid,
+    pub authorities: TrustedAuthorities,
+    pub user: UserState,
+}
+
+#[derive(Debug)]
+pub enum ChargePointCommand {
+    RecordBoot {
+        charge_point_id: String,
+        vendor: String,
+        model: String,
+        now: DateTime<Utc>,
+    },
+    EnableSocket {
+        charge_point_id: String,
+        request: Box<SocketRequest>,
+        context: TrustContext,
+        now: DateTime<Utc>,
+    },
+    StartCharging {
+        charge_point_id: String,
+        connector_id: u32,
+        id_tag: String,
+        meter_start_wh: i64,
+        started_at: DateTime<Utc>,
+        context: TrustContext,
+        now: DateTime<Utc>,
+    },
+    RecordMeterValue {
+        transaction_id: i32,
+        connector_id: u32,
+        energy_wh: i64,
+        sampled_at: DateTime<Utc>,
+    },
+    StopCharging {
+        charge_point_id: String,
+        transaction_id: i32,
+        meter_stop_wh: i64,
+        stopped_at: DateTime<Utc>,
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChargePointError {
+    #[error("the socket request is not signed by the key it names")]
+    BadRequestSignature,
+    #[error("the socket request is signed by a key that is not the certificate's subject")]
+    WrongKey,
+    #[error("the certificate's issuer {0} is not an authority this provider trusts")]
+    UnknownAuthority(Uid),
+    #[error("the certificate's signature does not verify: it was altered or not issued by {0}")]
+    TamperedCertificate(Uid),
+    #[error("the certificate expired at {0}")]
+    CertificateExpired(DateTime<Utc>),
+    #[error("the certificate is not valid before {0}")]
+    CertificateNotYetValid(DateTime<Utc>),
+    #[error("certificate {0} is not in the authority's log")]
+    UnknownCertificate(String),
+    #[error("certificate {0} is revoked")]
+    CertificateRevoked(String),
+    #[error("the signed request is older or newer than five minutes")]
+    StaleRequest,
+    #[error("the request is for charge point {0}, not this one")]
+    WrongChargePoint(String),
+    #[error("the authority registered no credential for this user with this provider")]
+    NoCredential,
+    #[error("connector {0} does not exist (connectors count from 1)")]
+    InvalidConnector(u32),
+    #[error("connector {0} is in use")]
+    SocketBusy(u32),
+    #[error("id tag {0} is not enabled on this charge point")]
+    IdTagNotEnabled(String),
+    #[error("id tag {id_tag} is enabled on connector {enabled}, not {requested}")]
+    WrongConnector { id_tag: String, enabled: u32, requested: u32 },
+    #[error("no running transaction {0}")]
+    UnknownTransaction(i32),
+    #[error("the meter reads {reading_wh} Wh, below the {previous_wh} Wh already recorded")]
+    MeterWentBackwards { previous_wh: i64, reading_wh: i64 },
+    #[error("a meter reading must not be negative")]
+    NegativeMeter,
+    #[error("the transaction stops at {stopped_at}, before it started at {started_at}")]
+    StopBeforeStart { started_at: DateTime<Utc>, stopped_at: DateTime<Utc> },
+}
+
+pub struct ChargePointDecider;
+
+impl Decider for ChargePointDecider {
+    type State = ChargePointState;
+    type Command = ChargePointCommand;
+    type Event = ChargePointEvent;
+    type Error = ChargePointError;
+
+    fn decide(
+        state: &ChargePointState,
+        command: ChargePointCommand,
+    ) -> Result<Vec<ChargePointEvent>, ChargePointError> {
+        match command {
+            ChargePointCommand::RecordBoot { charge_point_id, vendor, model, now } => {
+                Ok(vec![ChargePointEvent::ChargePointBooted { charge_point_id, vendor, model, at: now }])
+            }
+            ChargePointCommand::EnableSocket { charge_point_id, request, context, now } => {
+                enable_socket(state, &charge_point_id, &request, &context, now)
+            }
+            ChargePointCommand::StartCharging {
+                charge_point_id,
+                connector_id,
+                id_tag,
+                meter_start_wh,
+                started_at,
+                context,
+                now,
+            } => {
+                let (enabled_on, socket) = authorize(state, &id_tag, &context, now)?;
+                if enabled_on != connector_id {
+                    return Err(ChargePointError::WrongConnector {
+                        id_tag,
+                        enabled: enabled_on,
+                        requested: connector_id,
+                    });
+                }
+                if meter_start_wh < 0 {
+                    return Err(ChargePointError::NegativeMeter);
+                }
+                Ok(vec![ChargePointEvent::ChargingStarted {
+                    charge_point_id,
+                    transaction_id: state.transactions_started + 1,
+                    connector_id,
+                    uid: socket.uid.clone(),
+                    id_tag,
+                    certificate_serial: socket.certificate_serial.clone(),
+                    meter_start_wh,
+                    started_at,
+                    at: now,
+                }])
+            }
+            ChargePointCommand::RecordMeterValue { transaction_id, connector_id, energy_wh, sampled_at } => {
+                let session =
+                    state.sessions.get(&transaction_id).ok_or(ChargePointError::UnknownTransaction(transaction_id))?;
+                if energy_wh < session.last_energy_wh {
+                    return Err(ChargePointError::MeterWentBackwards {
+                        previous_wh: session.last_energy_wh,
+                        reading_wh: energy_wh,
+                    });
+                }
+                Ok(vec![ChargePointEvent::MeterValueRecorded { transaction_id, connector_id, energy_wh, sampled_at }])
+            }
+            ChargePointCommand::StopCharging { charge_point_id, transaction_id, meter_stop_wh, stopped_at, reason } => {
+                let session =
+                    state.sessions.get(&transaction_id).ok_or(ChargePointError::UnknownTransaction(transaction_id))?;
+                if meter_stop_wh < session.meter_start_wh {
+                    return Err(ChargePointError::MeterWentBackwards {
+                        previous_wh: session.meter_start_wh,
+                        reading_wh: meter_stop_wh,
+                    });
+                }
+                if stopped_at < session.started_at {
+                    return Err(ChargePointError::StopBeforeStart { started_at: session.started_at, stopped_at });
+                }
+                Ok(vec![
+                    ChargePointEvent::ChargingStopped { transaction_id, meter_stop_wh, stopped_at, reason },
+                    ChargePointEvent::BillRecorded {
+                        charge_point_id,
+                        transaction_id,
+                        connector_id: session.connector_id,
+                        uid: session.uid.clone(),
+                        id_tag: session.id_tag.clone(),
+                        certificate_serial: session.certificate_serial.clone(),
+                        meter_start_wh: session.meter_start_wh,
+                        meter_stop_wh,
+                        energy_wh: meter_stop_wh - session.meter_start_wh,
+                        started_at: session.started_at,
+                        stopped_at,
+                    },
+                ])
+            }
+        }
+    }
+
+    fn evolve(state: ChargePointState, event: &ChargePointEvent) -> ChargePointState {
+        state.evolve(event)
+    }
+}
+
+fn enable_socket(
+    state: &ChargePointState,
+    charge_point_id: &str,
+    request: &SocketRequest,
+    context: &TrustContext,
+    now: DateTime<Utc>,
+) -> Result<Vec<ChargePointEvent>, ChargePointError> {
+    request.verify_signer().map_err(|_| ChargePointError::BadRequestSignature)?;
+    let body = &request.request;
+    let certificate = &body.certificate.certificate;
+    if request.signer_public_key != certificate.subject_public_key {
+        return Err(ChargePointError::WrongKey);
+    }
+    let issuer_key = context
+        .authorities
+        .0
+        .get(&certificate.issuer_uid)
+        .ok_or_else(|| ChargePointError::UnknownAuthority(certificate.issuer_uid.clone()))?;
+    body.certificate
+        .verify_issuer_signature(issuer_key)
+        .map_err(|_| ChargePointError::TamperedCertificate(certificate.issuer_uid.clone()))?;
+    check_validity(&certificate.serial, certificate.issued_at, certificate.expires_at, context, now)?;
+    if !is_fresh(body.requested_at, now) {
+        return Err(ChargePointError::StaleRequest);
+    }
+    if body.charge_point_id != charge_point_id {
+        return Err(ChargePointError::WrongChargePoint(body.charge_point_id.clone()));
+    }
+    let id_tag = context.user.id_tag_for(&context.provider_uid).ok_or(ChargePointError::NoCredential)?;
+    let connector_id = body.connector_id;
+    if connector_id == 0 {
+        return Err(ChargePointError::InvalidConnector(0));
+    }
+    let in_session = state.sessions.values().any(|s| s.connector_id == connector_id);
+    let enabled_for_other = state.enabled.get(&connector_id).is_some_and(|s| s.uid != certificate.subject_uid);
+    if in_session || enabled_for_other {
+        return Err(ChargePointError::SocketBusy(connector_id));
+    }
+    Ok(vec![ChargePointEvent::SocketEnabled {
+        charge_point_id: charge_point_id.to_owned(),
+        connector_id,
+        uid: certificate.subject_uid.clone(),
+        id_tag: id_tag.to_owned(),
+        certificate_serial: certificate.serial.clone(),
+        issuer_uid: certificate.issuer_uid.clone(),
+        at: now,
+    }])
+}
+
+fn check_validity(
+    serial: &str,
+    issued_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    context: &TrustContext,
+    now: DateTime<Utc>,
+) -> Result<(), ChargePointError> {
+    if now >= expires_at {
+        return Err(ChargePointError::CertificateExpired(expires_at));
+    }
+    if now < issued_at {
+        return Err(ChargePointError::CertificateNotYetValid(issued_at));
+    }
+    let status = context
+        .user
+        .relationship
+        .as_ref()
+        .and_then(|r| r.certificates.get(serial))
+        .ok_or_else(|| ChargePointError::UnknownCertificate(serial.to_owned()))?;
+    if status.revoked_at.is_some() {
+        return Err(ChargePointError::CertificateRevoked(serial.to_owned()));
+    }
+    Ok(())
+}
+
+/// Whether an id tag may charge here now (OCPP Authorize and StartTransaction): it must be enabled on a
+/// socket of this charge point, and the certificate it was enabled with must still be unexpired, unrevoked
+/// and from an authority the provider still trusts.
+pub fn authorize<'s>(
+    state: &'s ChargePointState,
+    id_tag: &str,
+    context: &TrustContext,
+    now: DateTime<Utc>,
+) -> Result<(u32, &'s EnabledSocket), ChargePointError> {
+    let (connector_id, socket) =
+        state.enabled_for(id_tag).ok_or_else(|| ChargePointError::IdTagNotEnabled(id_tag.to_owned()))?;
+    if !context.authorities.0.contains_key(&socket.issuer_uid) {
+        return Err(ChargePointError::UnknownAuthority(socket.issuer_uid.clone()));
+    }
+    let status = context
+        .user
+        .relationship
+        .as_ref()
+        .and_then(|r| r.certificates.get(&socket.certificate_serial))
+        .ok_or_else(|| ChargePointError::UnknownCertificate(socket.certificate_serial.clone()))?;
+    if now >= status.expires_at {
+        return Err(ChargePointError::CertificateExpired(status.expires_at));
+    }
+    if status.revoked_at.is_some() {
+        return Err(ChargePointError::CertificateRevoked(socket.certificate_serial.clone()));
+    }
+    Ok((connector_id, socket))
+}

@@ -1,0 +1,19 @@
+//! The charging provider: which authorities it trusts (stream `charging-provider-trust`) and one aggregate
+//! per charge point (stream `charging-cp-<chargePointId>`): enabled sockets, sessions and bills.
+
+mod charge_point;
+mod charge_point_events;
+mod charge_point_state;
+#[cfg(test)]
+mod charge_point_tests;
+mod trust;
+
+pub use charge_point::{authorize, ChargePointCommand, ChargePointDecider, ChargePointError, TrustContext};
+pub use charge_point_events::ChargePointEvent;
+pub use charge_point_state::{ChargePointState, EnabledSocket, Session};
+pub use trust::{TrustCommand, TrustDecider, TrustError, TrustEvent, TrustedAuthorities, TRUST_STREAM};
+
+/// The stream of one charge point.
+pub fn charge_point_stream(charge_point_id: &str) -> String {
+    format!("charging-cp-{charge_point_id}")
+}

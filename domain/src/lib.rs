@@ -1,0 +1,9 @@
+//! Pure business rules of notch. Nothing in this crate performs IO: no tokio, no postgres, no clock.
+//! Every aggregate has the decider shape (see [`Decider`]); time and randomness come in through commands.
+
+pub mod charging;
+pub mod decider;
+pub mod mam;
+pub mod site;
+
+pub use decider::Decider;

@@ -1,0 +1,28 @@
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    Data,
+    KeyRotation,
+}
+
+/// One sealed message as the ledger keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredMessage {
+    /// Hex of the channel's Ed25519 public key.
+    pub channel: String,
+    pub index: u64,
+    pub epoch: u32,
+    pub kind: MessageKind,
+    /// Hex of the message's 32-byte address.
+    pub address: String,
+    /// Base64 of the message's exact wire bytes (header, ciphertext, signature).
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum MamEvent {
+    MamMessageStored(StoredMessage),
+}

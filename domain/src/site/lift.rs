@@ -1,0 +1,76 @@
+//! Committing a lift: a cycle of open tallies in which every user pays the next one the same amount, so
+//! no user's net position changes. The amount is the smallest hop capacity (or less, if asked).
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::config::MAX_LIFT_LEN;
+use super::error::{SiteError, SiteResult};
+use super::tally::{lift_chit, Side, TallyEvent, TallyState};
+
+/// One hop of a lift: on `tally_id`, the `payer` side (user `payer_cid`) pays `payee_cid`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LiftHop {
+    pub tally_id: Uuid,
+    pub payer: Side,
+    pub payer_cid: String,
+    pub payee_cid: String,
+    pub chit_id: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type")]
+pub enum LiftEvent {
+    LiftCommitted { lift_id: Uuid, units_milli: i64, hops: Vec<LiftHop>, at: DateTime<Utc> },
+}
+
+/// A lift to commit: the hops in cycle order, each (tally, paying side, id of its lift chit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CommitLift {
+    pub lift_id: Uuid,
+    pub hops: Vec<(Uuid, Side, Uuid)>,
+    /// Move at most this much; None = the full capacity of the cycle.
+    pub max_units_milli: Option<i64>,
+    pub at: DateTime<Utc>,
+}
+
+/// The lift event and one lift chit per tally (in hop order), or a refusal if the hops are not a simple
+/// cycle of open tallies with positive capacity. `tallies[i]` is the state of hop i's tally.
+pub fn decide_lift(tallies: &[&TallyState], command: CommitLift) -> SiteResult<(LiftEvent, Vec<TallyEvent>)> {
+    let n = command.hops.len();
+    if !(2..=MAX_LIFT_LEN as usize).contains(&n) || tallies.len() != n {
+        return Err(SiteError::Lift(format!("a lift has 2..={MAX_LIFT_LEN} hops, one state per hop")));
+    }
+    let mut hops = Vec::with_capacity(n);
+    for (&(tally_id, payer, chit_id), state) in command.hops.iter().zip(tallies) {
+        let body = state.body.as_ref().filter(|_| state.id == tally_id).ok_or(SiteError::TallyMissing)?;
+        hops.push(LiftHop {
+            tally_id,
+            payer,
+            payer_cid: body.side(payer).cert.cid.clone(),
+            payee_cid: body.side(payer.other()).cert.cid.clone(),
+            chit_id,
+        });
+    }
+    for i in 0..n {
+        if hops[i].payee_cid != hops[(i + 1) % n].payer_cid {
+            return Err(SiteError::Lift(format!("hop {i} does not lead to hop {}", (i + 1) % n)));
+        }
+        if hops[..i].iter().any(|h| h.payer_cid == hops[i].payer_cid || h.tally_id == hops[i].tally_id) {
+            return Err(SiteError::Lift("a lift visits each user and tally once".into()));
+        }
+    }
+    let capacity = hops.iter().zip(tallies).map(|(h, s)| s.lift_capacity_milli(h.payer)).min().unwrap_or(0);
+    let units_milli = command.max_units_milli.map_or(capacity, |max| max.min(capacity));
+    if units_milli <= 0 {
+        return Err(SiteError::Lift("no capacity along this cycle".into()));
+    }
+    let chits = hops
+        .iter()
+        .zip(tallies)
+        .map(|(h, s)| lift_chit(s, h.chit_id, command.lift_id, h.payer, units_milli, command.at))
+        .collect::<SiteResult<Vec<_>>>()?;
+    Ok((LiftEvent::LiftCommitted { lift_id: command.lift_id, units_milli, hops, at: command.at }, chits))
+}

@@ -1,0 +1,18 @@
+//! The site ledger (after MyCHIPs): users, connection and tally tickets, tallies with their chit chains, and
+//! clearing lifts. Every aggregate is a [`crate::Decider`]; the lift finder works on a plain graph.
+
+pub mod chit;
+pub mod config;
+pub mod connection_ticket;
+pub mod crypto;
+pub mod error;
+pub mod finder;
+pub mod lift;
+pub mod requests;
+pub mod schema;
+pub mod site_aggregate;
+pub mod tally;
+pub mod tally_ticket;
+pub mod user;
+
+pub use error::{SiteError, SiteResult};

@@ -1,0 +1,158 @@
+//! The tally ticket (stream `tallyticket-<token hash>`): a user invites someone to open a tally. It carries
+//! the issuer's CHIP address, a one-time token, an expiry, the site public key and optionally the one CID
+//! allowed to redeem it. Redeeming it opens tally negotiation (a draft tally); the token is spent either way.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::error::{SiteError, SiteResult};
+use crate::Decider;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TallyTicketState {
+    #[default]
+    Missing,
+    Issued {
+        issuer: String,
+        counterpart: Option<String>,
+        expires_at: DateTime<Utc>,
+    },
+    Spent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type")]
+pub enum TallyTicketCommand {
+    IssueTallyTicket {
+        token_hash: String,
+        issuer: String,
+        counterpart: Option<String>,
+        expires_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+    RedeemTallyTicket {
+        redeemer: String,
+        tally_id: Uuid,
+        at: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type")]
+pub enum TallyTicketEvent {
+    TallyTicketIssued {
+        token_hash: String,
+        issuer: String,
+        counterpart: Option<String>,
+        expires_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+    TallyTicketRedeemed {
+        issuer: String,
+        redeemer: String,
+        tally_id: Uuid,
+        at: DateTime<Utc>,
+    },
+    TallyTicketRefused {
+        reason: String,
+        at: DateTime<Utc>,
+    },
+}
+
+pub struct TallyTicket;
+
+impl Decider for TallyTicket {
+    type State = TallyTicketState;
+    type Command = TallyTicketCommand;
+    type Event = TallyTicketEvent;
+    type Error = SiteError;
+
+    fn decide(state: &TallyTicketState, command: TallyTicketCommand) -> SiteResult<Vec<TallyTicketEvent>> {
+        match (state, command) {
+            (
+                TallyTicketState::Missing,
+                TallyTicketCommand::IssueTallyTicket { token_hash, issuer, counterpart, expires_at, at },
+            ) => {
+                if expires_at <= at {
+                    return Err(SiteError::Invalid("ticket expiry must be in the future".into()));
+                }
+                if counterpart.as_deref() == Some(issuer.as_str()) {
+                    return Err(SiteError::Invalid("a tally needs two different users".into()));
+                }
+                Ok(vec![TallyTicketEvent::TallyTicketIssued { token_hash, issuer, counterpart, expires_at, at }])
+            }
+            (_, TallyTicketCommand::IssueTallyTicket { .. }) => Err(SiteError::TicketExists),
+            (
+                TallyTicketState::Issued { issuer, counterpart, expires_at },
+                TallyTicketCommand::RedeemTallyTicket { redeemer, tally_id, at },
+            ) => {
+                let reason = if at >= *expires_at {
+                    Some("expired")
+                } else if redeemer == *issuer {
+                    Some("issuer cannot redeem own ticket")
+                } else if counterpart.as_ref().is_some_and(|c| *c != redeemer) {
+                    Some("ticket is for another counterpart")
+                } else {
+                    None
+                };
+                Ok(vec![match reason {
+                    Some(reason) => TallyTicketEvent::TallyTicketRefused { reason: reason.into(), at },
+                    None => TallyTicketEvent::TallyTicketRedeemed { issuer: issuer.clone(), redeemer, tally_id, at },
+                }])
+            }
+            (_, TallyTicketCommand::RedeemTallyTicket { .. }) => Err(SiteError::TicketInvalid),
+        }
+    }
+
+    fn evolve(_: TallyTicketState, event: &TallyTicketEvent) -> TallyTicketState {
+        match event {
+            TallyTicketEvent::TallyTicketIssued { issuer, counterpart, expires_at, .. } => TallyTicketState::Issued {
+                issuer: issuer.clone(),
+                counterpart: counterpart.clone(),
+                expires_at: *expires_at,
+            },
+            TallyTicketEvent::TallyTicketRedeemed { .. } | TallyTicketEvent::TallyTicketRefused { .. } => {
+                TallyTicketState::Spent
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap()
+    }
+
+    fn issued(counterpart: Option<&str>) -> TallyTicketState {
+        let cmd = TallyTicketCommand::IssueTallyTicket {
+            token_hash: "h".into(),
+            issuer: "alice".into(),
+            counterpart: counterpart.map(str::to_string),
+            expires_at: t(100),
+            at: t(0),
+        };
+        TallyTicket::decide(&Default::default(), cmd).unwrap().iter().fold(Default::default(), TallyTicket::evolve)
+    }
+
+    fn redeem(state: &TallyTicketState, who: &str, at: i64) -> Result<bool, SiteError> {
+        let cmd = TallyTicketCommand::RedeemTallyTicket { redeemer: who.into(), tally_id: Uuid::nil(), at: t(at) };
+        let events = TallyTicket::decide(state, cmd)?;
+        assert_eq!(events.iter().fold(state.clone(), TallyTicket::evolve), TallyTicketState::Spent);
+        Ok(matches!(events[..], [TallyTicketEvent::TallyTicketRedeemed { .. }]))
+    }
+
+    #[test]
+    fn redeem_rules() {
+        assert_eq!(redeem(&issued(None), "bob", 10), Ok(true));
+        assert_eq!(redeem(&issued(Some("bob")), "bob", 10), Ok(true));
+        assert_eq!(redeem(&issued(Some("bob")), "carol", 10), Ok(false));
+        assert_eq!(redeem(&issued(None), "alice", 10), Ok(false));
+        assert_eq!(redeem(&issued(None), "bob", 100), Ok(false));
+        assert_eq!(redeem(&TallyTicketState::Spent, "bob", 10), Err(SiteError::TicketInvalid));
+    }
+}

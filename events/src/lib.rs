@@ -1,0 +1,14 @@
+//! The signed, hash-chained event log on PostgreSQL. Generic: it knows streams and events, never tallies or
+//! devices. See ARCHITECTURE.md for the byte constructions and the invariants this crate keeps.
+
+pub mod audit;
+pub mod database;
+pub mod embedded;
+pub mod envelope;
+pub mod node;
+pub mod seal;
+pub mod store;
+pub mod testkit;
+
+pub use envelope::{Hash, NewEvent, RecordedEvent, SignedEvent};
+pub use store::{AppendError, Appended, Expected, Store, StoreError, StoreOptions, Subscription};

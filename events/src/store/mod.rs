@@ -1,0 +1,247 @@
+//! The store: append with optimistic concurrency, ordered reads, and subscriptions.
+//!
+//! The append path is a pipeline of bounded stages:
+//! caller (signs) → `requests` channel → verifier (limits, pinned signer, batched ed25519 on all cores)
+//! → `verified` channel → writer (group commit into the chain). While the writer commits one batch, the
+//! verifier checks the next.
+
+mod error;
+pub(crate) mod read;
+mod subscribe;
+mod verify;
+mod writer;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_postgres::NoTls;
+
+pub use error::{AppendError, Expected, StoreError, MAX_EVENTS_PER_APPEND};
+pub use read::{read_from, MAX_READ_LIMIT};
+pub use subscribe::Subscription;
+pub use writer::{CHAIN_LOCK_KEY, MAX_EVENTS_PER_COMMIT, NOTIFY_CHANNEL};
+
+use crate::envelope::{NewEvent, SignedEvent};
+
+/// Appends waiting to be verified; callers wait (back-pressure) when it is full.
+const REQUEST_QUEUE: usize = 4096;
+/// Verified batches waiting for the writer.
+const VERIFIED_QUEUE: usize = 4;
+/// Most events the verifier takes in one round.
+const MAX_EVENTS_PER_VERIFY: usize = 2000;
+
+/// The stream holding the genesis event.
+pub const GENESIS_STREAM: &str = "$log";
+pub const GENESIS_EVENT_TYPE: &str = "LogCreated";
+
+/// Where an append landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub first_position: i64,
+    pub last_position: i64,
+    pub stream_version: i64,
+}
+
+pub(crate) struct AppendRequest {
+    stream_id: String,
+    expected: Expected,
+    events: Vec<SignedEvent>,
+    /// The canonical JSON of each event's payload, once known: filled by [`Store::append`] as it signs, or by the
+    /// verifier for events signed elsewhere, and used by the verifier and the writer alike.
+    canonical: Vec<Vec<u8>>,
+    reply: oneshot::Sender<Result<Appended, AppendError>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Connections in the pool shared by readers, subscribers, projections and the writer.
+    pub pool_size: usize,
+    /// With a URL: the role to SET after connecting (the service role).
+    pub set_role: Option<String>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { pool_size: 16, set_role: None }
+    }
+}
+
+/// A handle on the log; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    key: SigningKey,
+    pinned: VerifyingKey,
+    requests: mpsc::Sender<AppendRequest>,
+    head: watch::Receiver<i64>,
+}
+
+impl Store {
+    /// Opens the log of a migrated database as the service role, starting the append pipeline and the change
+    /// listener, and writing (or checking) the genesis event that pins `key`'s public part.
+    pub async fn open(
+        pg_config: tokio_postgres::Config,
+        key: SigningKey,
+        options: StoreOptions,
+    ) -> Result<Store, StoreError> {
+        // Prepared statements are planned per execution: a generic plan chosen while the log was small (sequential
+        // scans) would otherwise stay cached for the connection's life and turn each commit into a scan of the log.
+        let mut pg_config = pg_config;
+        let settings = format!("{} -c plan_cache_mode=force_custom_plan", pg_config.get_options().unwrap_or_default());
+        pg_config.options(settings.trim());
+        let pool = build_pool(pg_config.clone(), &options);
+        let pinned = key.verifying_key();
+        let head_now = read::head_position(&pool).await?;
+        let (head_tx, head_rx) = watch::channel(head_now);
+        let (requests_tx, requests_rx) = mpsc::channel(REQUEST_QUEUE);
+        let (verified_tx, verified_rx) = mpsc::channel(VERIFIED_QUEUE);
+        tokio::spawn(run_verifier(requests_rx, verified_tx, pinned));
+        tokio::spawn(writer::Writer { pool: pool.clone(), key: key.clone(), head: head_tx.clone() }.run(verified_rx));
+        tokio::spawn(subscribe::listen(pg_config, options.set_role.clone(), head_tx));
+        let store = Store { inner: Arc::new(Inner { pool, key, pinned, requests: requests_tx, head: head_rx }) };
+        store.ensure_genesis().await?;
+        Ok(store)
+    }
+
+    /// The node key every event of this log is signed with.
+    pub fn node_key(&self) -> VerifyingKey {
+        self.inner.pinned
+    }
+
+    /// The connection pool (service role), for projections and queries.
+    pub fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    /// Wakes on every new head position: projections and subscribers sleep on it when caught up.
+    pub fn head_watch(&self) -> watch::Receiver<i64> {
+        self.inner.head.clone()
+    }
+
+    /// Signs `events` with the node key and appends them to `stream_id` in one transaction.
+    pub async fn append(
+        &self,
+        stream_id: &str,
+        expected: Expected,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended, AppendError> {
+        let now = Utc::now();
+        let (signed, canonical) =
+            events.into_iter().map(|e| SignedEvent::sign_canonical(&self.inner.key, stream_id, e, now)).unzip();
+        self.submit(stream_id, expected, signed, canonical).await
+    }
+
+    /// Appends events signed elsewhere; each signature is verified and must be the pinned key's.
+    pub async fn append_signed(
+        &self,
+        stream_id: &str,
+        expected: Expected,
+        events: Vec<SignedEvent>,
+    ) -> Result<Appended, AppendError> {
+        self.submit(stream_id, expected, events, Vec::new()).await
+    }
+
+    async fn submit(
+        &self,
+        stream_id: &str,
+        expected: Expected,
+        events: Vec<SignedEvent>,
+        canonical: Vec<Vec<u8>>,
+    ) -> Result<Appended, AppendError> {
+        if events.is_empty() || events.len() > MAX_EVENTS_PER_APPEND {
+            return Err(AppendError::BatchSize(events.len()));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(events.len());
+        if let Some(event) = events.iter().find(|e| !seen.insert(e.event_id)) {
+            return Err(AppendError::RepeatedEventId { event_id: event.event_id });
+        }
+        let (reply, answer) = oneshot::channel();
+        let request = AppendRequest { stream_id: stream_id.to_owned(), expected, events, canonical, reply };
+        self.inner.requests.send(request).await.map_err(|_| AppendError::Unavailable("the log is shut down".into()))?;
+        answer.await.map_err(|_| AppendError::Unavailable("the writer stopped".into()))?
+    }
+
+    async fn ensure_genesis(&self) -> Result<(), StoreError> {
+        let pinned_hex = hex::encode(self.inner.pinned.as_bytes());
+        if let Some(genesis) = self.read_all(1, 1).await?.into_iter().next() {
+            let found = genesis.payload.get("node_public_key").and_then(|v| v.as_str()).unwrap_or_default();
+            if genesis.event_type != GENESIS_EVENT_TYPE || found != pinned_hex {
+                return Err(StoreError::ForeignLog { found: found.to_owned(), pinned: pinned_hex });
+            }
+            return Ok(());
+        }
+        let genesis = NewEvent::new(
+            GENESIS_EVENT_TYPE,
+            &serde_json::json!({ "node_public_key": pinned_hex, "notch_version": env!("CARGO_PKG_VERSION") }),
+        );
+        match self.append(GENESIS_STREAM, Expected::NoStream, vec![genesis]).await {
+            Ok(_) => Ok(()),
+            // Another process created the log at the same moment: check its genesis instead.
+            Err(AppendError::WrongExpectedVersion { .. }) => Box::pin(self.ensure_genesis()).await,
+            Err(err) => Err(StoreError::Corrupt { position: 1, reason: format!("writing the genesis event: {err}") }),
+        }
+    }
+}
+
+fn build_pool(pg_config: tokio_postgres::Config, options: &StoreOptions) -> Pool {
+    let manager = Manager::from_config(pg_config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let mut builder = Pool::builder(manager).max_size(options.pool_size);
+    if let Some(role) = options.set_role.clone() {
+        builder = builder.post_create(Hook::async_fn(move |client, _| {
+            let role = role.clone();
+            Box::pin(async move {
+                client.batch_execute(&format!("SET ROLE \"{role}\"")).await.map_err(HookError::Backend)?;
+                Ok(())
+            })
+        }));
+    }
+    builder.build().expect("a pool with a runtime and a manager builds")
+}
+
+/// `first` and whatever else is already waiting on `rx`, until `max_events` (as counted by `events`) is reached:
+/// a pipeline stage's next batch, never waiting for more to arrive.
+pub(crate) fn drain_waiting<T>(
+    rx: &mut mpsc::Receiver<T>,
+    first: T,
+    max_events: usize,
+    events: impl Fn(&T) -> usize,
+) -> Vec<T> {
+    let mut count = events(&first);
+    let mut batch = vec![first];
+    while count < max_events {
+        let Ok(item) = rx.try_recv() else { break };
+        count += events(&item);
+        batch.push(item);
+    }
+    batch
+}
+
+async fn run_verifier(
+    mut requests: mpsc::Receiver<AppendRequest>,
+    verified: mpsc::Sender<Vec<AppendRequest>>,
+    pinned: VerifyingKey,
+) {
+    while let Some(first) = requests.recv().await {
+        let batch = drain_waiting(&mut requests, first, MAX_EVENTS_PER_VERIFY, |r| r.events.len());
+        let (done, result) = oneshot::channel();
+        rayon::spawn(move || {
+            let _ = done.send(verify::verify_requests(batch, &pinned));
+        });
+        let Ok((passed, failed)) = result.await else {
+            break;
+        };
+        for (request, err) in failed {
+            let _ = request.reply.send(Err(err));
+        }
+        if !passed.is_empty() && verified.send(passed).await.is_err() {
+            break;
+        }
+    }
+}

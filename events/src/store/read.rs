@@ -1,0 +1,105 @@
+//! Ordered reads of the log: a stream from a version, everything from a position.
+
+use deadpool_postgres::Pool;
+use ed25519_dalek::{Signature, VerifyingKey};
+use tokio_postgres::{GenericClient, Row};
+
+use super::error::StoreError;
+use super::Store;
+use crate::envelope::{Hash, RecordedEvent};
+
+/// Most rows one read returns.
+pub const MAX_READ_LIMIT: usize = 20_000;
+
+pub const COLUMNS: &str =
+    "position, event_id, stream_id, stream_version, event_type, payload, time, signer, signature, prev_hash, hash";
+
+impl Store {
+    /// Events of `stream_id` with version >= `from_version`, in version order, at most `limit` (capped).
+    pub async fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: i64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let client = self.pool().get().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND stream_version >= $2 \
+                     ORDER BY stream_version LIMIT $3"
+                ),
+                &[&stream_id, &from_version, &(limit.min(MAX_READ_LIMIT) as i64)],
+            )
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// Events with position >= `from_position`, in position order, at most `limit` (capped).
+    pub async fn read_all(&self, from_position: i64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        read_from(&**self.pool().get().await?, from_position, limit).await
+    }
+
+    /// The committed head: position and hash of the last event.
+    pub async fn head(&self) -> Result<Option<(i64, Hash)>, StoreError> {
+        let client = self.pool().get().await?;
+        let row = client.query_opt("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1", &[]).await?;
+        row.map(|row| {
+            let position: i64 = row.get(0);
+            let hash = Hash::from_slice(row.get(1))
+                .ok_or_else(|| StoreError::Corrupt { position, reason: "hash is not 32 bytes".into() })?;
+            Ok((position, hash))
+        })
+        .transpose()
+    }
+}
+
+/// Events with position >= `from_position`, in position order, at most `limit` (capped), through any client or
+/// transaction: the one read of the log that the store, subscriptions, the audit and projections all use.
+pub async fn read_from(
+    client: &impl GenericClient,
+    from_position: i64,
+    limit: usize,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let rows = client
+        .query(
+            &format!("SELECT {COLUMNS} FROM events WHERE position >= $1 ORDER BY position LIMIT $2"),
+            &[&from_position, &(limit.min(MAX_READ_LIMIT) as i64)],
+        )
+        .await?;
+    rows.iter().map(decode).collect()
+}
+
+pub(crate) async fn head_position(pool: &Pool) -> Result<i64, StoreError> {
+    head_position_with(&**pool.get().await?).await
+}
+
+pub(crate) async fn head_position_with(client: &tokio_postgres::Client) -> Result<i64, StoreError> {
+    Ok(client.query_one("SELECT coalesce(max(position), 0) FROM events", &[]).await?.get(0))
+}
+
+/// A row of `COLUMNS` as an event; a malformed row is reported with its position, never skipped.
+pub fn decode(row: &Row) -> Result<RecordedEvent, StoreError> {
+    let position: i64 = row.try_get(0)?;
+    let corrupt = |reason: &str| StoreError::Corrupt { position, reason: reason.to_owned() };
+    let signer: &[u8] = row.try_get(7)?;
+    let signer = <[u8; 32]>::try_from(signer)
+        .ok()
+        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+        .ok_or_else(|| corrupt("signer is not an ed25519 public key"))?;
+    let signature: &[u8] = row.try_get(8)?;
+    let signature = Signature::from_slice(signature).map_err(|_| corrupt("signature is not 64 bytes"))?;
+    Ok(RecordedEvent {
+        position,
+        event_id: row.try_get(1)?,
+        stream_id: row.try_get(2)?,
+        stream_version: row.try_get(3)?,
+        event_type: row.try_get(4)?,
+        payload: row.try_get(5)?,
+        time: row.try_get(6)?,
+        signer,
+        signature,
+        prev_hash: Hash::from_slice(row.try_get(9)?).ok_or_else(|| corrupt("prev_hash is not 32 bytes"))?,
+        hash: Hash::from_slice(row.try_get(10)?).ok_or_else(|| corrupt("hash is not 32 bytes"))?,
+    })
+}

@@ -1,0 +1,91 @@
+//! The verification stage of the append path: limits, pinned signer, and ed25519 signatures checked in batches
+//! across all cores, so the writer only ever sees events that may be stored.
+
+use ed25519_dalek::{Signature, VerifyingKey};
+
+use super::error::AppendError;
+use super::AppendRequest;
+use crate::envelope::{canonical_payload, validate};
+
+/// Verifies a batch of requests on the rayon pool; returns the requests that passed and, for each that failed,
+/// the request with its error. Called off the async threads.
+pub fn verify_requests(
+    requests: Vec<AppendRequest>,
+    pinned: &VerifyingKey,
+) -> (Vec<AppendRequest>, Vec<(AppendRequest, AppendError)>) {
+    use rayon::prelude::*;
+
+    let mut passed = Vec::with_capacity(requests.len());
+    let mut failed = Vec::new();
+    let mut candidates = Vec::with_capacity(requests.len());
+    for request in requests {
+        match check_fields(&request, pinned) {
+            Ok(()) => candidates.push(request),
+            Err(err) => failed.push((request, err)),
+        }
+    }
+    // One rayon task per chunk of requests; each chunk is verified as one ed25519 batch, and only a failing
+    // chunk pays for event-by-event verification to find the culprit.
+    let chunk = candidates.len().div_ceil(rayon::current_num_threads().max(1)).max(1);
+    let verdicts: Vec<Vec<Result<(), AppendError>>> = candidates.par_chunks_mut(chunk).map(verify_chunk).collect();
+    for (request, verdict) in candidates.into_iter().zip(verdicts.into_iter().flatten()) {
+        match verdict {
+            Ok(()) => passed.push(request),
+            Err(err) => failed.push((request, err)),
+        }
+    }
+    (passed, failed)
+}
+
+fn check_fields(request: &AppendRequest, pinned: &VerifyingKey) -> Result<(), AppendError> {
+    for event in &request.events {
+        if event.stream_id != request.stream_id {
+            return Err(AppendError::StreamMismatch {
+                event_id: event.event_id,
+                stream_id: request.stream_id.clone(),
+                found: event.stream_id.clone(),
+            });
+        }
+        validate(&event.stream_id, &event.event_type, &event.payload)
+            .map_err(|reason| AppendError::Invalid { event_id: event.event_id, reason })?;
+        if event.signer != *pinned {
+            return Err(AppendError::UntrustedSigner {
+                event_id: event.event_id,
+                signer: hex::encode(event.signer.as_bytes()),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn verify_chunk(requests: &mut [AppendRequest]) -> Vec<Result<(), AppendError>> {
+    for request in requests.iter_mut().filter(|r| r.canonical.len() != r.events.len()) {
+        request.canonical = request.events.iter().map(|e| canonical_payload(&e.payload)).collect();
+    }
+    let messages: Vec<Vec<u8>> = requests
+        .iter()
+        .flat_map(|r| r.events.iter().zip(&r.canonical))
+        .map(|(event, canonical)| event.signed_message_canonical(canonical))
+        .collect();
+    let events = requests.iter().flat_map(|r| r.events.iter());
+    let message_refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    let signatures: Vec<Signature> = events.clone().map(|e| e.signature).collect();
+    let keys: Vec<VerifyingKey> = events.map(|e| e.signer).collect();
+    if ed25519_dalek::verify_batch(&message_refs, &signatures, &keys).is_ok() {
+        return vec![Ok(()); requests.len()];
+    }
+    let mut offset = 0;
+    requests
+        .iter()
+        .map(|request| {
+            let verdict = request.events.iter().enumerate().try_for_each(|(i, event)| {
+                event
+                    .signer
+                    .verify_strict(&messages[offset + i], &event.signature)
+                    .map_err(|_| AppendError::BadSignature { event_id: event.event_id })
+            });
+            offset += request.events.len();
+            verdict
+        })
+        .collect()
+}

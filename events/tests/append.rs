@@ -1,0 +1,122 @@
+//! The append path against real PostgreSQL: optimistic concurrency, idempotency, signatures, limits.
+
+use chrono::Utc;
+use ed25519_dalek::SigningKey;
+use events::envelope::MAX_PAYLOAD_BYTES;
+use events::testkit::test_db;
+use events::{AppendError, Expected, NewEvent, SignedEvent};
+use serde_json::json;
+
+fn event(n: i64) -> NewEvent {
+    NewEvent::new("Counted", &json!({ "n": n }))
+}
+
+async fn count_events(db: &events::testkit::TestDb) -> i64 {
+    let client = db.store.pool().get().await.unwrap();
+    client.query_one("SELECT count(*) FROM events", &[]).await.unwrap().get(0)
+}
+
+#[tokio::test]
+async fn appends_are_ordered_versioned_and_readable() {
+    let db = test_db("ordered").await;
+    let store = &db.store;
+    let first = store.append("acct-1", Expected::NoStream, vec![event(1), event(2)]).await.unwrap();
+    assert_eq!((first.first_position, first.last_position, first.stream_version), (2, 3, 2));
+    let second = store.append("acct-1", Expected::Exact(2), vec![event(3)]).await.unwrap();
+    assert_eq!((second.first_position, second.stream_version), (4, 3));
+    let stream = store.read_stream("acct-1", 2, 10).await.unwrap();
+    assert_eq!(stream.iter().map(|e| e.payload["n"].as_i64().unwrap()).collect::<Vec<_>>(), vec![2, 3]);
+    let all = store.read_all(1, 100).await.unwrap();
+    assert_eq!(all.len(), 4, "genesis and three events");
+    assert_eq!(all[0].event_type, "LogCreated");
+    for pair in all.windows(2) {
+        assert_eq!(pair[1].prev_hash, pair[0].hash);
+        assert_eq!(pair[1].position, pair[0].position + 1);
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_expected_version_is_a_typed_error_and_writes_nothing() {
+    let db = test_db("expected").await;
+    db.store.append("s", Expected::NoStream, vec![event(1)]).await.unwrap();
+    let before = count_events(&db).await;
+    let err = db.store.append("s", Expected::Exact(5), vec![event(2)]).await.unwrap_err();
+    assert_eq!(
+        err,
+        AppendError::WrongExpectedVersion { stream_id: "s".into(), expected: Expected::Exact(5), actual: 1 }
+    );
+    let err = db.store.append("s", Expected::NoStream, vec![event(2)]).await.unwrap_err();
+    assert!(matches!(err, AppendError::WrongExpectedVersion { actual: 1, .. }), "{err}");
+    assert!(err.to_string().contains("expected no stream, but the stream is at version 1"), "{err}");
+    assert_eq!(count_events(&db).await, before);
+}
+
+#[tokio::test]
+async fn racing_writers_with_the_same_expected_version_are_never_merged() {
+    let db = test_db("race").await;
+    db.store.append("contested", Expected::NoStream, vec![event(0)]).await.unwrap();
+    let attempts = (0..16).map(|i| {
+        let store = db.store.clone();
+        tokio::spawn(async move { store.append("contested", Expected::Exact(1), vec![event(i)]).await })
+    });
+    let results: Vec<_> = futures::future::join_all(attempts).await.into_iter().map(Result::unwrap).collect();
+    let winners = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(winners, 1, "exactly one of the racing appends wins: {results:?}");
+    for loser in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(matches!(loser, AppendError::WrongExpectedVersion { actual: 2, .. }), "{loser}");
+    }
+    assert_eq!(db.store.read_stream("contested", 1, 100).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_retried_append_is_stored_once_and_answers_the_same() {
+    let db = test_db("idempotent").await;
+    let events = vec![event(1), event(2)];
+    let first = db.store.append("s", Expected::NoStream, events.clone()).await.unwrap();
+    // The retry carries the same event ids (and an expectation that no longer holds).
+    let again = db.store.append("s", Expected::NoStream, events.clone()).await.unwrap();
+    assert_eq!(first, again);
+    // Concurrent retries of one append: still once.
+    let shared = vec![event(9)];
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, events) = (db.store.clone(), shared.clone());
+            tokio::spawn(async move { store.append("t", Expected::Any, events).await })
+        })
+        .collect();
+    let outcomes: Vec<_> = futures::future::join_all(handles).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
+    assert!(outcomes.windows(2).all(|w| w[0] == w[1]), "{outcomes:?}");
+    assert_eq!(db.store.read_stream("t", 1, 10).await.unwrap().len(), 1);
+    // Part of an append already stored under another append is a conflict, not a silent merge.
+    let mixed = vec![events[0].clone(), event(3)];
+    let err = db.store.append("s", Expected::Any, mixed).await.unwrap_err();
+    assert!(matches!(err, AppendError::DuplicateEventId { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn bad_signatures_foreign_signers_and_oversized_payloads_are_refused_and_nothing_is_written() {
+    let db = test_db("refusals").await;
+    let before = count_events(&db).await;
+    let good = SignedEvent::sign(&db.key, "s", event(1), Utc::now());
+
+    let mut forged = SignedEvent::sign(&db.key, "s", event(2), Utc::now());
+    forged.payload = json!({ "n": 999 });
+    let err = db.store.append_signed("s", Expected::Any, vec![good.clone(), forged.clone()]).await.unwrap_err();
+    assert_eq!(err, AppendError::BadSignature { event_id: forged.event_id });
+
+    let stranger = SigningKey::from_bytes(&[42; 32]);
+    let foreign = SignedEvent::sign(&stranger, "s", event(3), Utc::now());
+    let err = db.store.append_signed("s", Expected::Any, vec![foreign]).await.unwrap_err();
+    assert!(matches!(err, AppendError::UntrustedSigner { .. }), "{err}");
+
+    let huge = NewEvent::new("Huge", &json!({ "blob": "x".repeat(MAX_PAYLOAD_BYTES) }));
+    let err = db.store.append("s", Expected::Any, vec![huge]).await.unwrap_err();
+    assert!(err.to_string().contains("the limit is"), "{err}");
+
+    let err = db.store.append("s", Expected::Any, vec![]).await.unwrap_err();
+    assert_eq!(err, AppendError::BatchSize(0));
+    assert_eq!(count_events(&db).await, before, "no refused append wrote anything");
+
+    db.store.append_signed("s", Expected::Any, vec![good]).await.unwrap();
+    assert_eq!(count_events(&db).await, before + 1);
+}

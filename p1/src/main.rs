@@ -1,0 +1,7 @@
+//! `notch-p1`: the device service binary.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -1,0 +1,3 @@
+//! Views of the home context (smart meters, MAM channels).
+
+pub mod mam_messages;

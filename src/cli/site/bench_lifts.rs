@@ -1,0 +1,389 @@
+//! `notch bench lifts`: a seeded random network of open tallies built through the real append path, then
+//! all simple cycles of at most --max-len hops with positive capacity through five users, found twice: by
+//! notch's finder and by a recursive-CTE query in PostgreSQL (the MyCHIPs approach). Both must find the same
+//! cycles. Finally the whole network is cleared with `lift run`'s code, checking that no net position moved.
+//! Runs in a scratch database that is dropped afterwards.
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use adapters::site::lifts::{load_graph, run_lifts};
+use adapters::site::log::to_new_event;
+use adapters::site::streams;
+use anyhow::Context;
+use chrono::Utc;
+use clap::Args;
+use domain::site::chit::{ChitBody, ChitKind};
+use domain::site::config::SiteConfig;
+use domain::site::crypto::PublicKey;
+use domain::site::finder::{clear, Finder, GraphTally, LiftGraph};
+use domain::site::site_aggregate::{SiteEvent, SiteIdentity};
+use domain::site::tally::{Certificate, Side, Tally, TallyBody, TallyCommand, TallySide, TallyState, Terms};
+use domain::site::user::{Contact, UserEvent};
+use domain::Decider;
+use ed25519_dalek::SigningKey;
+use events::database::Database;
+use events::{Expected, NewEvent, Store, StoreOptions};
+use futures::{StreamExt, TryStreamExt};
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::cli::node::DbArgs;
+
+/// Appends in flight while building the network.
+const CONCURRENT_APPENDS: usize = 64;
+/// Cycles one finder may report per user before the run is refused as too large to compare.
+const MAX_CYCLES_PER_USER: usize = 1_000_000;
+/// Users the finders start from.
+const START_USERS: usize = 5;
+/// Credit each side grants, and the range of the random opening balances.
+const CREDIT_LIMIT_MILLI: i64 = 1_000_000;
+
+#[derive(Args)]
+pub struct BenchLiftsArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    #[arg(long, default_value_t = 10_000)]
+    users: usize,
+    #[arg(long, default_value_t = 50_000)]
+    tallies: usize,
+    #[arg(long, default_value_t = 8)]
+    max_len: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Skip PostgreSQL: the same seeded network straight into the finder's graph, timing the finder and the
+    /// clearing loop alone (for networks too large to build through the append path in a short run).
+    #[arg(long)]
+    memory_only: bool,
+}
+
+pub async fn run(args: BenchLiftsArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.users >= 2 && args.tallies >= 1, "need at least two users and one tally");
+    anyhow::ensure!(
+        (2..=domain::site::config::MAX_LIFT_LEN as usize).contains(&args.max_len),
+        "--max-len must be 2..=12"
+    );
+    if args.memory_only {
+        let figures = in_memory(&args)?;
+        println!("{}", if args.json { figures.to_string() } else { serde_json::to_string_pretty(&figures)? });
+        return Ok(ExitCode::SUCCESS);
+    }
+    let scratch = format!("notch_bench_lifts_{}", std::process::id());
+    let database = Database::open_scratch(&args.db.target(), &scratch).await?;
+    let result = measure(&args, &database).await;
+    if let Err(err) = database.drop_scratch().await {
+        tracing::warn!("dropping the scratch database {scratch}: {err:#}");
+    }
+    database.close().await;
+    let figures = result?;
+    if args.json {
+        println!("{figures}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn user_key(seed: u64, user: usize) -> SigningKey {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    bytes[8..16].copy_from_slice(&(user as u64).to_le_bytes());
+    bytes[16] = 0x5e;
+    SigningKey::from_bytes(&bytes)
+}
+
+fn cid(user: usize) -> String {
+    format!("u{user:06}")
+}
+
+async fn measure(args: &BenchLiftsArgs, database: &Database) -> anyhow::Result<serde_json::Value> {
+    let options = StoreOptions { pool_size: 16, set_role: database.service_set_role.clone() };
+    let store = Store::open(database.service.clone(), SigningKey::generate(&mut rand::rngs::OsRng), options).await?;
+
+    let started = Instant::now();
+    build_network(&store, args).await?;
+    let build_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    projections::catch_up(&store, &projections::site::SiteViews).await?;
+    let project_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let ledger = load_graph(&store).await?;
+    let graph_ms = started.elapsed().as_secs_f64() * 1000.0;
+
+    let starts = start_users(args.seed, ledger.users.len());
+
+    let started = Instant::now();
+    let mut finder = Finder::new(ledger.users.len());
+    let mut notch_cycles = Vec::new();
+    for &start in &starts {
+        let cycles = finder.cycles_through(&ledger.graph, start as u32, args.max_len, MAX_CYCLES_PER_USER);
+        anyhow::ensure!(cycles.len() < MAX_CYCLES_PER_USER, "too many cycles to compare; lower --max-len");
+        let named: BTreeSet<Vec<String>> = cycles
+            .iter()
+            .map(|edges| {
+                edges
+                    .iter()
+                    .map(|&e| hop_name(ledger.tally_ids[LiftGraph::tally_of(e)], LiftGraph::payer_side(e)))
+                    .collect()
+            })
+            .collect();
+        notch_cycles.push(named);
+    }
+    let notch_ms = started.elapsed().as_secs_f64() * 1000.0;
+
+    let started = Instant::now();
+    let client = store.pool().get().await?;
+    let mut cte_cycles = Vec::new();
+    for &start in &starts {
+        let rows = client.query(CTE, &[&ledger.users[start], &(args.max_len as i32)]).await?;
+        cte_cycles.push(rows.iter().map(|r| r.get::<_, Vec<String>>(0)).collect::<BTreeSet<_>>());
+    }
+    let cte_ms = started.elapsed().as_secs_f64() * 1000.0;
+    drop(client);
+    for (i, (notch, cte)) in notch_cycles.iter().zip(&cte_cycles).enumerate() {
+        anyhow::ensure!(
+            notch == cte,
+            "the finders disagree for {}: notch {} cycles, CTE {} cycles",
+            ledger.users[starts[i]],
+            notch.len(),
+            cte.len()
+        );
+    }
+    let cycles: usize = notch_cycles.iter().map(BTreeSet::len).sum();
+
+    let before = net_positions(&store).await?;
+    let started = Instant::now();
+    let run = run_lifts(&store, args.max_len, usize::MAX, Utc::now()).await?;
+    let clear_s = started.elapsed().as_secs_f64();
+    let after_graph = load_graph(&store).await?;
+    anyhow::ensure!(net_positions(&store).await? == before, "a lift changed a user's net position");
+    let mut finder = Finder::new(after_graph.users.len());
+    let left = (0..after_graph.users.len() as u32)
+        .filter(|&u| !finder.cycles_through(&after_graph.graph, u, args.max_len, 1).is_empty())
+        .count();
+    anyhow::ensure!(left == 0, "{left} users still have a cycle after clearing");
+
+    Ok(json!({
+        "users": args.users,
+        "tallies": args.tallies,
+        "max_len": args.max_len,
+        "start_users": starts.len(),
+        "cycles": cycles,
+        "notch_ms": round3(notch_ms),
+        "cte_ms": round3(cte_ms),
+        "speedup": round3(cte_ms / notch_ms.max(1e-3)),
+        "graph_load_ms": round3(graph_ms),
+        "speedup_with_graph_load": round3(cte_ms / (notch_ms + graph_ms).max(1e-3)),
+        "build_s": round3(build_s),
+        "project_s": round3(project_s),
+        "clear_s": round3(clear_s),
+        "lifts": run.lifts,
+        "lift_chits": run.chits,
+        "cleared_milli": run.cleared_milli,
+    }))
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn hop_name(tally: Uuid, payer: Side) -> String {
+    format!("{tally}:{}", payer.as_str())
+}
+
+/// Every simple cycle through $1 of at most $2 hops with positive capacity, as `tally:payer_side` lists. The
+/// positive edges are materialised once per query, as a recursive walk over them is what MyCHIPs runs.
+const CTE: &str = "
+WITH RECURSIVE edges AS MATERIALIZED (
+    SELECT tally_id::text || ':' || payer_side AS hop, payer_cid, payee_cid
+      FROM site.lift_edges WHERE capacity_milli > 0
+), walk(last_cid, visited, path, len) AS (
+    SELECT payee_cid, ARRAY[payer_cid, payee_cid], ARRAY[hop], 1 FROM edges WHERE payer_cid = $1
+    UNION ALL
+    SELECT e.payee_cid, w.visited || e.payee_cid, w.path || e.hop, w.len + 1
+      FROM walk w JOIN edges e ON e.payer_cid = w.last_cid
+     WHERE w.len < $2 AND w.last_cid <> $1 AND (e.payee_cid = $1 OR NOT e.payee_cid = ANY(w.visited))
+)
+SELECT path FROM walk WHERE last_cid = $1";
+
+async fn net_positions(store: &Store) -> anyhow::Result<Vec<(String, i64)>> {
+    projections::catch_up(store, &projections::site::SiteViews).await?;
+    let client = store.pool().get().await?;
+    let rows = client.query("SELECT cid, net_milli FROM report.balances ORDER BY cid", &[]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+async fn build_network(store: &Store, args: &BenchLiftsArgs) -> anyhow::Result<()> {
+    let at = Utc::now();
+    let site_key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let identity = SiteIdentity {
+        name: "bench".into(),
+        host: "bench.invalid".into(),
+        port: 1,
+        site_key: PublicKey::of(&site_key),
+    };
+    let site = SiteEvent::SiteInitialised { identity: identity.clone(), config: SiteConfig::default(), at };
+    store.append(streams::SITE, Expected::NoStream, vec![to_new_event(&site)]).await?;
+
+    futures::stream::iter(0..args.users)
+        .map(|u| {
+            let events = [
+                UserEvent::UserRegistered { cid: cid(u), name: format!("User {u}"), contact: Contact::new(), at },
+                UserEvent::DeviceKeyRegistered { key: PublicKey::of(&user_key(args.seed, u)), ticket: None, at },
+            ];
+            let events: Vec<NewEvent> = events.iter().map(to_new_event).collect();
+            async move { store.append(&streams::user(&cid(u)), Expected::NoStream, events).await }
+        })
+        .buffer_unordered(CONCURRENT_APPENDS)
+        .try_collect::<Vec<_>>()
+        .await
+        .context("registering users")?;
+
+    futures::stream::iter(plan(args))
+        .map(|(n, stock, foil, balance)| {
+            let id = Uuid::from_u128((args.seed as u128) << 64 | n);
+            let events = tally_events(args.seed, &identity, id, stock, foil, balance);
+            async move {
+                let events = events?;
+                store.append(&streams::tally(id), Expected::NoStream, events).await.map_err(anyhow::Error::from)
+            }
+        })
+        .buffer_unordered(CONCURRENT_APPENDS)
+        .try_collect::<Vec<_>>()
+        .await
+        .context("opening tallies")?;
+    Ok(())
+}
+
+/// Five distinct users (fewer if there are not five), chosen by the seed.
+fn start_users(seed: u64, users: usize) -> Vec<usize> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0xc1c1e5);
+    let mut starts = Vec::new();
+    while starts.len() < START_USERS.min(users) {
+        let pick = rng.gen_range(0..users);
+        if !starts.contains(&pick) {
+            starts.push(pick);
+        }
+    }
+    starts
+}
+
+/// The seeded network: (tally number, stock user, foil user, balance).
+fn plan(args: &BenchLiftsArgs) -> Vec<(u128, usize, usize, i64)> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+    let mut plans = Vec::with_capacity(args.tallies);
+    while plans.len() < args.tallies {
+        let (stock, foil) = (rng.gen_range(0..args.users), rng.gen_range(0..args.users));
+        if stock != foil {
+            let balance = rng.gen_range(-CREDIT_LIMIT_MILLI..=CREDIT_LIMIT_MILLI);
+            plans.push((plans.len() as u128, stock, foil, balance));
+        }
+    }
+    plans
+}
+
+fn in_memory(args: &BenchLiftsArgs) -> anyhow::Result<serde_json::Value> {
+    let tallies = plan(args)
+        .into_iter()
+        .map(|(_, stock, foil, balance)| GraphTally {
+            stock: stock as u32,
+            foil: foil as u32,
+            stock_pays_milli: balance,
+            foil_pays_milli: -balance,
+        })
+        .collect();
+    let mut graph = LiftGraph::new(args.users, tallies);
+    let starts = start_users(args.seed, args.users);
+    let mut finder = Finder::new(args.users);
+    let started = Instant::now();
+    let mut cycles = 0;
+    for start in starts {
+        cycles += finder.cycles_through(&graph, start as u32, args.max_len, MAX_CYCLES_PER_USER).len();
+    }
+    let notch_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let started = Instant::now();
+    let lifts = clear(&mut graph, args.max_len, usize::MAX);
+    let clear_s = started.elapsed().as_secs_f64();
+    Ok(json!({
+        "users": args.users,
+        "tallies": args.tallies,
+        "max_len": args.max_len,
+        "memory_only": true,
+        "cycles": cycles,
+        "notch_ms": round3(notch_ms),
+        "clear_s": round3(clear_s),
+        "lifts": lifts.len(),
+    }))
+}
+
+/// The events of an open tally with one chit bringing it to `balance`, each decided by the domain.
+fn tally_events(
+    seed: u64,
+    site: &SiteIdentity,
+    id: Uuid,
+    stock: usize,
+    foil: usize,
+    balance: i64,
+) -> anyhow::Result<Vec<NewEvent>> {
+    let at = Utc::now();
+    let (stock_key, foil_key) = (user_key(seed, stock), user_key(seed, foil));
+    let side = |user: usize, key: &SigningKey| TallySide {
+        cert: Certificate {
+            cid: cid(user),
+            name: format!("User {user}"),
+            chip_address: site.chip_address(&cid(user)),
+            public_key: PublicKey::of(key),
+        },
+        terms: Terms { credit_limit_milli: CREDIT_LIMIT_MILLI, lift_margin_milli: 0 },
+    };
+    let body = TallyBody {
+        id,
+        version: 1,
+        date: at,
+        memo: String::new(),
+        agreement: String::new(),
+        stock: side(stock, &stock_key),
+        foil: side(foil, &foil_key),
+    };
+    let mut commands = vec![
+        TallyCommand::DraftTally { tally_id: id, parties: [cid(stock), cid(foil)], at },
+        TallyCommand::ProposeTally { body: body.clone(), by: Side::Stock, signature: body.sign(&stock_key)?, at },
+        TallyCommand::SignTally { by: Side::Foil, signature: body.sign(&foil_key)?, at },
+    ];
+    let mut state = TallyState::default();
+    let mut all = Vec::new();
+    let mut run = |state: &mut TallyState, command| -> anyhow::Result<()> {
+        for event in Tally::decide(state, command)? {
+            *state = Tally::evolve(std::mem::take(state), &event);
+            all.push(event);
+        }
+        Ok(())
+    };
+    for command in commands.drain(..) {
+        run(&mut state, command)?;
+    }
+    if balance != 0 {
+        let (index, prev_hash) = state.chain_head();
+        let (by, key) = if balance > 0 { (Side::Foil, &foil_key) } else { (Side::Stock, &stock_key) };
+        let chit = ChitBody {
+            id: Uuid::now_v7(),
+            tally_id: id,
+            index,
+            prev_hash,
+            by,
+            kind: ChitKind::Transaction,
+            units_milli: balance.abs(),
+            date: at,
+            memo: String::new(),
+            reference: String::new(),
+        };
+        let signature = chit.sign(key)?;
+        run(&mut state, TallyCommand::IssueChit { chit, signature, at })?;
+    }
+    Ok(all.iter().map(to_new_event).collect())
+}

@@ -1,0 +1,66 @@
+//! The site key at rest: its 32-byte ed25519 seed, hex, encrypted with age under a scrypt passphrase
+//! (ASCII-armored file `site-key.age` in the data directory). The passphrase comes from `NOTCH_PASSPHRASE`
+//! or a prompt; a new one (for `key passphrase`) from `NOTCH_NEW_PASSPHRASE` or a prompt.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use age::secrecy::SecretString;
+use anyhow::{bail, Context};
+use ed25519_dalek::SigningKey;
+
+pub const FILE_NAME: &str = "site-key.age";
+/// Shortest passphrase accepted: scrypt slows guessing, it cannot save a trivial passphrase.
+const MIN_PASSPHRASE: usize = 8;
+
+pub fn path(data_dir: &Path) -> PathBuf {
+    data_dir.join(FILE_NAME)
+}
+
+/// The passphrase from `env_var`, else asked on the terminal (twice when `confirm`).
+pub fn passphrase(env_var: &str, prompt: &str, confirm: bool) -> anyhow::Result<SecretString> {
+    let phrase = match std::env::var(env_var) {
+        Ok(phrase) => phrase,
+        Err(_) => {
+            let first = rpassword::prompt_password(prompt)
+                .with_context(|| format!("reading the passphrase (or set {env_var})"))?;
+            if confirm && rpassword::prompt_password("Repeat it: ")? != first {
+                bail!("the passphrases differ");
+            }
+            first
+        }
+    };
+    if phrase.chars().count() < MIN_PASSPHRASE {
+        bail!("the passphrase must have at least {MIN_PASSPHRASE} characters");
+    }
+    Ok(SecretString::from(phrase))
+}
+
+pub fn write(path: &Path, key: &SigningKey, passphrase: SecretString) -> anyhow::Result<()> {
+    let encryptor = age::Encryptor::with_user_passphrase(passphrase);
+    let mut armored = Vec::new();
+    let armor = age::armor::ArmoredWriter::wrap_output(&mut armored, age::armor::Format::AsciiArmor)?;
+    let mut writer = encryptor.wrap_output(armor)?;
+    writer.write_all(hex::encode(key.to_bytes()).as_bytes())?;
+    writer.finish()?.finish()?;
+    // Write beside, then rename: a crash never leaves a half-written key file.
+    let tmp = path.with_extension("age.tmp");
+    std::fs::write(&tmp, &armored).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
+}
+
+pub fn read(path: &Path, passphrase: SecretString) -> anyhow::Result<SigningKey> {
+    let armored = std::fs::read(path).with_context(|| format!("reading the site key {}", path.display()))?;
+    let decryptor = age::Decryptor::new(age::armor::ArmoredReader::new(&armored[..]))?;
+    let identity = age::scrypt::Identity::new(passphrase);
+    let mut reader = decryptor
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .map_err(|_| anyhow::anyhow!("cannot decrypt the site key: wrong passphrase?"))?;
+    let mut hex_seed = String::new();
+    reader.read_to_string(&mut hex_seed)?;
+    let seed: [u8; 32] = hex::decode(hex_seed.trim())?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("the site key file does not hold a 32-byte key"))?;
+    Ok(SigningKey::from_bytes(&seed))
+}

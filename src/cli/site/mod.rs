@@ -1,0 +1,6 @@
+//! The site ledger's command groups: `admin`, `lift`, and `bench lifts`.
+
+pub mod admin;
+pub mod bench_lifts;
+pub mod key_file;
+pub mod lift;

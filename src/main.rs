@@ -1,0 +1,21 @@
+//! `notch`: the composition root. Parses the command line, opens the log, and wires adapters to it.
+
+mod cli;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("NOTCH_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match cli::run(args).await {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("notch: {err:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
