@@ -120,3 +120,38 @@ async fn bad_signatures_foreign_signers_and_oversized_payloads_are_refused_and_n
     db.store.append_signed("s", Expected::Any, vec![good]).await.unwrap();
     assert_eq!(count_events(&db).await, before + 1);
 }
+
+/// Two writers on one database (two notch processes): each guesses the chain's tail and the stream's version
+/// from what it last committed, and the other's commits make those guesses stale. The table's keys refuse every
+/// stale guess, the writer decides again under the lock, and the answers and the chain are as if one writer
+/// had done everything.
+#[tokio::test]
+async fn writers_guessing_from_a_stale_view_are_refused_by_the_keys_and_answer_right() {
+    let db = test_db("stale_guess").await;
+    let other = events::Store::open(db.database.service.clone(), db.key.clone(), Default::default()).await.unwrap();
+    let mine = &db.store;
+    mine.append("shared", Expected::NoStream, vec![event(1)]).await.unwrap();
+    // The other writer extends the stream and the chain: `mine` still believes "shared" is at 1.
+    other.append("shared", Expected::Exact(1), vec![event(2)]).await.unwrap();
+    let err = mine.append("shared", Expected::Exact(1), vec![event(3)]).await.unwrap_err();
+    assert_eq!(
+        err,
+        AppendError::WrongExpectedVersion { stream_id: "shared".into(), expected: Expected::Exact(1), actual: 2 }
+    );
+    // Only the chain moved: a new stream guessed onto a stale tail still lands after the other's events.
+    other.append("elsewhere", Expected::NoStream, vec![event(4)]).await.unwrap();
+    let landed = mine.append("fresh", Expected::NoStream, vec![event(5)]).await.unwrap();
+    assert_eq!(landed.first_position, 5, "genesis, 1, 2, 4, then 5");
+    // A stream created by the other writer is not new for `mine`.
+    let err = mine.append("elsewhere", Expected::NoStream, vec![event(6)]).await.unwrap_err();
+    assert!(matches!(err, AppendError::WrongExpectedVersion { actual: 1, .. }), "{err}");
+    let appended = mine.append("shared", Expected::Exact(2), vec![event(7)]).await.unwrap();
+    assert_eq!((appended.first_position, appended.stream_version), (6, 3));
+    let all = mine.read_all(1, 100).await.unwrap();
+    assert_eq!(all.iter().map(|e| e.position).collect::<Vec<_>>(), (1..=6).collect::<Vec<_>>());
+    for pair in all.windows(2) {
+        assert_eq!(pair[1].prev_hash, pair[0].hash, "one chain across both writers");
+    }
+    let report = events::audit::audit(&db.database.admin, db.key.verifying_key(), |_, _| {}).await.unwrap();
+    assert_eq!((report.events, report.seals), (6, 6), "every commit of either writer is sealed");
+}

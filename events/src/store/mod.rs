@@ -1,12 +1,17 @@
 //! The store: append with optimistic concurrency, ordered reads, and subscriptions.
 //!
 //! The append path is a pipeline of bounded stages:
-//! caller (signs) → `requests` channel → verifier (limits, pinned signer, batched ed25519 on all cores)
-//! → `verified` channel → writer (group commit into the chain). While the writer commits one batch, the
-//! verifier checks the next.
+//! - events signed elsewhere ([`Store::append_signed`]): `to_verify` channel → verifier (limits, pinned signer,
+//!   batched ed25519 on all cores) → `ready` channel;
+//! - events the node signs itself ([`Store::append`]): checked and signed in the caller's task → `ready` channel
+//!   (their signature was made a moment ago with the pinned key in this process: verifying it again would only
+//!   cost the ~15 µs of an ed25519 verification per event; debug builds still do, as an assertion);
+//! - `ready` → writer (group commit into the chain). While the writer commits one batch, the next gathers.
 
 mod error;
+mod plan;
 pub(crate) mod read;
+mod rows;
 mod subscribe;
 mod verify;
 mod writer;
@@ -24,12 +29,10 @@ pub use read::{read_from, MAX_READ_LIMIT};
 pub use subscribe::Subscription;
 pub use writer::{CHAIN_LOCK_KEY, MAX_EVENTS_PER_COMMIT, NOTIFY_CHANNEL};
 
-use crate::envelope::{NewEvent, SignedEvent};
+use crate::envelope::{validate, NewEvent, SignedEvent};
 
-/// Appends waiting to be verified; callers wait (back-pressure) when it is full.
+/// Appends waiting to be verified, and appends waiting for the writer; callers wait (back-pressure) when full.
 const REQUEST_QUEUE: usize = 4096;
-/// Verified batches waiting for the writer.
-const VERIFIED_QUEUE: usize = 4;
 /// Most events the verifier takes in one round.
 const MAX_EVENTS_PER_VERIFY: usize = 2000;
 
@@ -79,7 +82,8 @@ struct Inner {
     pool: Pool,
     key: SigningKey,
     pinned: VerifyingKey,
-    requests: mpsc::Sender<AppendRequest>,
+    to_verify: mpsc::Sender<AppendRequest>,
+    ready: mpsc::Sender<AppendRequest>,
     head: watch::Receiver<i64>,
 }
 
@@ -100,12 +104,13 @@ impl Store {
         let pinned = key.verifying_key();
         let head_now = read::head_position(&pool).await?;
         let (head_tx, head_rx) = watch::channel(head_now);
-        let (requests_tx, requests_rx) = mpsc::channel(REQUEST_QUEUE);
-        let (verified_tx, verified_rx) = mpsc::channel(VERIFIED_QUEUE);
-        tokio::spawn(run_verifier(requests_rx, verified_tx, pinned));
-        tokio::spawn(writer::Writer { pool: pool.clone(), key: key.clone(), head: head_tx.clone() }.run(verified_rx));
+        let (to_verify_tx, to_verify_rx) = mpsc::channel(REQUEST_QUEUE);
+        let (ready_tx, ready_rx) = mpsc::channel(REQUEST_QUEUE);
+        tokio::spawn(run_verifier(to_verify_rx, ready_tx.clone(), pinned));
+        tokio::spawn(writer::Writer::new(pool.clone(), key.clone(), head_tx.clone()).run(ready_rx));
         tokio::spawn(subscribe::listen(pg_config, options.set_role.clone(), head_tx));
-        let store = Store { inner: Arc::new(Inner { pool, key, pinned, requests: requests_tx, head: head_rx }) };
+        let inner = Inner { pool, key, pinned, to_verify: to_verify_tx, ready: ready_tx, head: head_rx };
+        let store = Store { inner: Arc::new(inner) };
         store.ensure_genesis().await?;
         Ok(store)
     }
@@ -132,10 +137,22 @@ impl Store {
         expected: Expected,
         events: Vec<NewEvent>,
     ) -> Result<Appended, AppendError> {
+        check_size(&events, |e| e.event_id)?;
+        for event in &events {
+            validate(stream_id, &event.event_type, &event.payload)
+                .map_err(|reason| AppendError::Invalid { event_id: event.event_id, reason })?;
+        }
         let now = Utc::now();
-        let (signed, canonical) =
+        let (signed, canonical): (Vec<SignedEvent>, Vec<Vec<u8>>) =
             events.into_iter().map(|e| SignedEvent::sign_canonical(&self.inner.key, stream_id, e, now)).unzip();
-        self.submit(stream_id, expected, signed, canonical).await
+        debug_assert!(
+            signed
+                .iter()
+                .zip(&canonical)
+                .all(|(e, c)| e.signer.verify_strict(&e.signed_message_canonical(c), &e.signature).is_ok()),
+            "the node's own signature must verify"
+        );
+        self.submit(&self.inner.ready, stream_id, expected, signed, canonical).await
     }
 
     /// Appends events signed elsewhere; each signature is verified and must be the pinned key's.
@@ -145,26 +162,21 @@ impl Store {
         expected: Expected,
         events: Vec<SignedEvent>,
     ) -> Result<Appended, AppendError> {
-        self.submit(stream_id, expected, events, Vec::new()).await
+        check_size(&events, |e| e.event_id)?;
+        self.submit(&self.inner.to_verify, stream_id, expected, events, Vec::new()).await
     }
 
     async fn submit(
         &self,
+        queue: &mpsc::Sender<AppendRequest>,
         stream_id: &str,
         expected: Expected,
         events: Vec<SignedEvent>,
         canonical: Vec<Vec<u8>>,
     ) -> Result<Appended, AppendError> {
-        if events.is_empty() || events.len() > MAX_EVENTS_PER_APPEND {
-            return Err(AppendError::BatchSize(events.len()));
-        }
-        let mut seen = std::collections::HashSet::with_capacity(events.len());
-        if let Some(event) = events.iter().find(|e| !seen.insert(e.event_id)) {
-            return Err(AppendError::RepeatedEventId { event_id: event.event_id });
-        }
         let (reply, answer) = oneshot::channel();
         let request = AppendRequest { stream_id: stream_id.to_owned(), expected, events, canonical, reply };
-        self.inner.requests.send(request).await.map_err(|_| AppendError::Unavailable("the log is shut down".into()))?;
+        queue.send(request).await.map_err(|_| AppendError::Unavailable("the log is shut down".into()))?;
         answer.await.map_err(|_| AppendError::Unavailable("the writer stopped".into()))?
     }
 
@@ -187,6 +199,18 @@ impl Store {
             Err(AppendError::WrongExpectedVersion { .. }) => Box::pin(self.ensure_genesis()).await,
             Err(err) => Err(StoreError::Corrupt { position: 1, reason: format!("writing the genesis event: {err}") }),
         }
+    }
+}
+
+/// An append carries 1 to [`MAX_EVENTS_PER_APPEND`] events with distinct ids.
+fn check_size<E>(events: &[E], id: impl Fn(&E) -> uuid::Uuid) -> Result<(), AppendError> {
+    if events.is_empty() || events.len() > MAX_EVENTS_PER_APPEND {
+        return Err(AppendError::BatchSize(events.len()));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(events.len());
+    match events.iter().map(&id).find(|event_id| !seen.insert(*event_id)) {
+        Some(event_id) => Err(AppendError::RepeatedEventId { event_id }),
+        None => Ok(()),
     }
 }
 
@@ -225,7 +249,7 @@ pub(crate) fn drain_waiting<T>(
 
 async fn run_verifier(
     mut requests: mpsc::Receiver<AppendRequest>,
-    verified: mpsc::Sender<Vec<AppendRequest>>,
+    ready: mpsc::Sender<AppendRequest>,
     pinned: VerifyingKey,
 ) {
     while let Some(first) = requests.recv().await {
@@ -240,8 +264,10 @@ async fn run_verifier(
         for (request, err) in failed {
             let _ = request.reply.send(Err(err));
         }
-        if !passed.is_empty() && verified.send(passed).await.is_err() {
-            break;
+        for request in passed {
+            if ready.send(request).await.is_err() {
+                return;
+            }
         }
     }
 }

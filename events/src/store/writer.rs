@@ -1,20 +1,35 @@
-//! The single writer: group commit of verified appends into the hash chain.
+//! The single writer: group commit of appends into the hash chain.
 //!
-//! All appends of a batch share one transaction. The transaction first takes an advisory lock that every writer
-//! of this database (in any process) takes, then reads the chain's tail: positions are handed out only while
-//! holding the lock, so commits happen in position order and no reader can see position N+1 before N.
+//! Every commit extends the chain under an advisory lock that every writer of the database (in any process)
+//! takes, so commits land in position order and no reader can see position N+1 before N. Two ways to commit:
+//!
+//! - **Speculative** (the steady state, one round trip): the writer links the batch onto the tail and stream
+//!   versions it believes in (its own last commit, even one still in flight) and sends BEGIN, the inserts, the
+//!   seal, the chain lock, the tail check, the NOTIFY and COMMIT together. The inserts run before the lock, so
+//!   they overlap the WAL flush of the commit ahead. The table's unique keys refuse a wrong belief about a stream
+//!   or an event id, and the tail check (after the lock, so the commit ahead has ended) refuses a commit whose
+//!   predecessor is not committed, as it is when that predecessor rolled back.
+//! - **Careful** (the first commit, after a refusal, or when a request's stream is unknown): lock first, read the
+//!   tail, the versions and the stored event ids, decide every request against them, insert, commit. Only when
+//!   nothing is in flight.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 
 use chrono::Utc;
+use deadpool_postgres::{Client, Object};
 use ed25519_dalek::SigningKey;
-use tokio::sync::{mpsc, watch};
-use tokio_postgres::types::{Json, ToSql};
+use futures::stream::{FuturesOrdered, StreamExt};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use super::error::{AppendError, Expected};
-use super::{drain_waiting, AppendRequest, Appended};
-use crate::envelope::{Hash, RecordedEvent, GENESIS_PREV_HASH};
+use super::plan::{plan, Decision, Known, Plan};
+use super::rows::{Columns, SealRow, EXPECT_TAIL, INSERT_EVENTS, INSERT_SEAL, LOCK_CHAIN, NOTIFY, TAIL_MOVED};
+use super::AppendRequest;
+use crate::envelope::{Hash, GENESIS_PREV_HASH};
 use crate::seal::Seal;
 
 /// The advisory lock every writer of a notch database holds while it extends the chain.
@@ -23,328 +38,371 @@ pub const CHAIN_LOCK_KEY: i64 = 0x6e6f_7463_685f_6368; // "notch_ch"
 pub const MAX_EVENTS_PER_COMMIT: usize = 2000;
 /// The channel on which the writer announces each new head position.
 pub const NOTIFY_CHANNEL: &str = "notch_events";
+/// Speculative commits in flight at once: while one waits for its WAL flush, the next inserts its rows.
+const MAX_IN_FLIGHT: usize = 2;
+/// Turn locks: speculative commit number k holds turn lock `k % TURNS` from its first statement to its end, and
+/// waits for turn lock `(k - 1) % TURNS` (its predecessor's) before the chain lock. So commits take the chain lock
+/// in the order they were sent, and none starts on a turn lock whose previous holder is still in flight.
+const TURNS: u64 = MAX_IN_FLIGHT as u64 + 1;
+const TURN_LOCK_BASE: i64 = CHAIN_LOCK_KEY + 1;
 
 pub struct Writer {
-    pub pool: deadpool_postgres::Pool,
-    pub key: SigningKey,
-    pub head: watch::Sender<i64>,
+    pool: deadpool_postgres::Pool,
+    key: SigningKey,
+    head: watch::Sender<i64>,
+    /// The chain as it will be once every commit in flight has landed.
+    known: Known,
+    /// Speculative commits sent so far.
+    sent: u64,
+    /// Fires once the last speculative commit sent holds its turn lock: the next one waits for it before sending
+    /// anything, so it cannot ask for that turn lock first (each connection is its own task, so statements sent
+    /// later on another connection may otherwise reach the server first).
+    last_turn_taken: Option<oneshot::Receiver<()>>,
+}
+
+/// A speculative commit on its way, and what it answers when it lands.
+type Flight = Pin<Box<dyn Future<Output = Box<Landing>> + Send>>;
+
+struct Landing {
+    outcome: Result<(), Speculation>,
+    client: Object,
+    plan: Plan,
+}
+
+enum Speculation {
+    /// A unique key or the tail check refused the commit; nothing was written.
+    Refused,
+    /// The database failed; the connection's state is unknown.
+    Failed(anyhow::Error),
 }
 
 impl Writer {
-    /// Commits one batch at a time. A second transaction in flight was measured to be slower: it starts with
-    /// the few appends waiting at that instant, so batches shrink and every commit pays its own WAL flush. Waiting
-    /// lets each batch gather every append that arrived during the previous commit (group commit).
-    pub async fn run(self, mut verified: mpsc::Receiver<Vec<AppendRequest>>) {
+    pub fn new(pool: deadpool_postgres::Pool, key: SigningKey, head: watch::Sender<i64>) -> Writer {
+        Writer { pool, key, head, known: Known::default(), sent: 0, last_turn_taken: None }
+    }
+
+    pub async fn run(mut self, mut ready: mpsc::Receiver<AppendRequest>) {
+        let mut flights: FuturesOrdered<Flight> = FuturesOrdered::new();
+        let mut aloft: VecDeque<Vec<AppendRequest>> = VecDeque::new();
+        // Batches to decide the careful way, once nothing is in flight.
+        let mut careful: VecDeque<Vec<AppendRequest>> = VecDeque::new();
+        // Requests a careful commit put off (a retry racing its own original in the same batch).
         let mut carried: Vec<AppendRequest> = Vec::new();
-        while let Some(first) = next_batch(&mut verified, &mut carried).await {
-            carried = self.commit(gather(&mut verified, first)).await;
+        let mut closed = false;
+        loop {
+            if flights.is_empty() {
+                if let Some(batch) = careful.pop_front() {
+                    carried.extend(self.commit_careful(batch).await);
+                    continue;
+                }
+                if !carried.is_empty() {
+                    let batch = gather(&mut ready, std::mem::take(&mut carried));
+                    self.launch(batch, &mut flights, &mut aloft, &mut careful).await;
+                    continue;
+                }
+            }
+            let may_launch = flights.len() < max_in_flight() && careful.is_empty() && !closed;
+            let next = if flights.is_empty() {
+                Next::Request(ready.recv().await)
+            } else if may_launch {
+                tokio::select! {
+                    biased;
+                    landing = flights.next() => Next::Landed(landing),
+                    request = ready.recv() => Next::Request(request),
+                }
+            } else {
+                Next::Landed(flights.next().await)
+            };
+            match next {
+                Next::Request(None) if flights.is_empty() => return,
+                Next::Request(None) => closed = true,
+                Next::Request(Some(first)) => {
+                    let batch = gather(&mut ready, vec![first]);
+                    self.launch(batch, &mut flights, &mut aloft, &mut careful).await;
+                }
+                Next::Landed(landing) => {
+                    let landing = landing.expect("a flight was in the air");
+                    let batch = aloft.pop_front().expect("one batch per flight");
+                    match landing.outcome {
+                        Ok(()) => {
+                            let carried_now = self.settle(batch, landing.plan);
+                            debug_assert!(carried_now.is_empty(), "a speculative plan carries nothing");
+                        }
+                        Err(Speculation::Refused) => {
+                            // Another writer moved the chain or a stream, an event id is a retry, or the commit
+                            // ahead was refused: decide again under the lock.
+                            tracing::debug!(events = landing.plan.linked.len(), "speculative commit refused");
+                            self.known.forget();
+                            careful.push_back(batch);
+                        }
+                        Err(Speculation::Failed(err)) => {
+                            drop(Object::take(landing.client));
+                            self.fail(batch, err);
+                        }
+                    }
+                }
+            }
         }
     }
 
-    /// Commits what it can of `batch`, answers every request it settles, and returns the requests that must wait
-    /// for the next commit (a retry racing its own original in the same batch).
-    async fn commit(&self, batch: Vec<AppendRequest>) -> Vec<AppendRequest> {
-        let started = std::time::Instant::now();
-        let (requests, events) = (batch.len(), batch.iter().map(|r| r.events.len()).sum::<usize>());
-        let carried = self.settle(batch).await;
-        tracing::debug!(requests, events, elapsed_us = started.elapsed().as_micros() as u64, "committed batch");
-        carried
+    /// Sends `batch` as a speculative commit if what the writer knows decides it, else queues it for the
+    /// careful way.
+    async fn launch(
+        &mut self,
+        batch: Vec<AppendRequest>,
+        flights: &mut FuturesOrdered<Flight>,
+        aloft: &mut VecDeque<Vec<AppendRequest>>,
+        careful: &mut VecDeque<Vec<AppendRequest>>,
+    ) {
+        let Some(plan) = self.known.speculate(&batch) else {
+            careful.push_back(batch);
+            return;
+        };
+        let client = match self.pool.get().await {
+            Ok(client) => client,
+            Err(err) => return self.fail(batch, err.into()),
+        };
+        self.known.learn(&plan);
+        let last = plan.linked.last().expect("a speculative plan links every event");
+        let seal = Seal::sign(&self.key, last.position, last.hash, Utc::now());
+        let turn = Turn::of(self.sent);
+        self.sent += 1;
+        let (turn_taken, next_may_start) = oneshot::channel();
+        let after = self.last_turn_taken.replace(next_may_start);
+        flights.push_back(Box::pin(async move {
+            if let Some(predecessor_holds_its_turn) = after {
+                // An error means the predecessor ended before taking its turn: nothing to wait for.
+                let _ = predecessor_holds_its_turn.await;
+            }
+            let outcome = commit_speculative(&client, &plan, &seal, turn, turn_taken).await;
+            Box::new(Landing { outcome, client, plan })
+        }));
+        aloft.push_back(batch);
     }
 
-    async fn settle(&self, batch: Vec<AppendRequest>) -> Vec<AppendRequest> {
-        match self.try_commit(batch).await {
-            Ok((settled, carried, head)) => {
-                if let Some(head) = head {
-                    self.head.send_if_modified(|known| std::mem::replace(known, (*known).max(head)) < head);
-                }
-                for (request, outcome) in settled {
-                    let _ = request.reply.send(outcome);
-                }
-                carried
+    /// Decides `batch` against what is committed, under the lock, and commits it; returns the requests that must
+    /// wait for the next commit.
+    async fn commit_careful(&mut self, batch: Vec<AppendRequest>) -> Vec<AppendRequest> {
+        let client = match self.pool.get().await {
+            Ok(client) => client,
+            Err(err) => {
+                self.fail(batch, err.into());
+                return Vec::new();
             }
-            Err((batch, err)) => {
-                tracing::warn!("append batch of {} requests failed: {err}", batch.len());
-                for request in batch {
-                    let _ = request.reply.send(Err(AppendError::Unavailable(err.to_string())));
-                }
+        };
+        match careful_transaction(&client, &self.key, &batch).await {
+            Ok(plan) => {
+                self.known.learn(&plan);
+                self.settle(batch, plan)
+            }
+            Err(err) => {
+                // The connection's transaction state is unknown: never give it back to the pool.
+                drop(Object::take(client));
+                self.fail(batch, err);
                 Vec::new()
             }
         }
     }
 
-    #[allow(clippy::type_complexity)]
-    async fn try_commit(
-        &self,
-        batch: Vec<AppendRequest>,
-    ) -> Result<
-        (Vec<(AppendRequest, Result<Appended, AppendError>)>, Vec<AppendRequest>, Option<i64>),
-        (Vec<AppendRequest>, anyhow::Error),
-    > {
-        let client = match self.pool.get().await {
-            Ok(client) => client,
-            Err(err) => return Err((batch, err.into())),
-        };
-        match self.transact(&client, &batch).await {
-            Err(err) => {
-                // The connection's transaction state is unknown: never give it back to the pool.
-                drop(deadpool_postgres::Object::take(client));
-                Err((batch, err))
-            }
-            Ok(plan) => {
-                let head = plan.linked.last().map(|e| e.position);
-                let mut settled = Vec::with_capacity(batch.len());
-                let mut carried = Vec::new();
-                for (request, decision) in batch.into_iter().zip(plan.decisions) {
-                    match decision {
-                        Decision::Settled(outcome) => settled.push((request, outcome)),
-                        Decision::Carry => carried.push(request),
-                    }
+    /// Answers every request the plan settled and announces the new head; returns the carried ones.
+    fn settle(&self, batch: Vec<AppendRequest>, plan: Plan) -> Vec<AppendRequest> {
+        if let Some(last) = plan.linked.last() {
+            let head = last.position;
+            self.head.send_if_modified(|known| std::mem::replace(known, (*known).max(head)) < head);
+        }
+        tracing::debug!(requests = batch.len(), events = plan.linked.len(), "committed batch");
+        let mut carried = Vec::new();
+        for (request, decision) in batch.into_iter().zip(plan.decisions) {
+            match decision {
+                Decision::Settled(outcome) => {
+                    let _ = request.reply.send(outcome);
                 }
-                Ok((settled, carried, head))
+                Decision::Carry => carried.push(request),
             }
         }
+        carried
     }
 
-    /// One transaction in two round trips: BEGIN, the chain lock and the reads are sent together (the server runs
-    /// them in order, so the reads see the log as of after the lock); then the inserts, the NOTIFY and COMMIT.
-    /// If any statement fails, PostgreSQL turns the COMMIT into a rollback.
-    async fn transact(&self, client: &deadpool_postgres::Client, batch: &[AppendRequest]) -> anyhow::Result<Plan> {
-        let (lock, tail, versions, existing) = futures::try_join!(
-            client.prepare_cached("SELECT pg_advisory_xact_lock($1)"),
-            client.prepare_cached("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"),
-            client.prepare_cached(
-                "SELECT s.id, (SELECT max(stream_version) FROM events e WHERE e.stream_id = s.id) \
-                 FROM unnest($1::text[]) AS s(id)"
-            ),
-            client.prepare_cached(
-                "SELECT event_id, stream_id, position, stream_version FROM events WHERE event_id = ANY($1)"
-            ),
-        )?;
-        let stream_ids: Vec<&str> =
-            batch.iter().map(|r| r.stream_id.as_str()).collect::<HashSet<_>>().into_iter().collect();
-        let event_ids: Vec<Uuid> = batch.iter().flat_map(|r| r.events.iter().map(|e| e.event_id)).collect();
-        let lock_params: [&(dyn ToSql + Sync); 1] = [&CHAIN_LOCK_KEY];
-        let version_params: [&(dyn ToSql + Sync); 1] = [&stream_ids];
-        let existing_params: [&(dyn ToSql + Sync); 1] = [&event_ids];
-        let (begun, locked, tail_row, version_rows, existing_rows) = tokio::join!(
-            client.batch_execute("BEGIN"),
-            client.execute(&lock, &lock_params),
-            client.query_opt(&tail, &[]),
-            client.query(&versions, &version_params),
-            client.query(&existing, &existing_params),
-        );
-        begun?;
-        locked?;
-        let reads = Reads { tail: tail_row?, versions: version_rows?, existing: existing_rows? };
-        let plan = plan(reads, batch)?;
-        let Some(last) = plan.linked.last() else {
-            client.batch_execute("ROLLBACK").await?;
-            return Ok(plan);
-        };
-        let (insert_events, insert_seal, notify) = futures::try_join!(
-            client.prepare_cached(INSERT_EVENTS),
-            client.prepare_cached(
-                "INSERT INTO event_seals (position, hash, sealed_at, signer, signature) VALUES ($1, $2, $3, $4, $5)"
-            ),
-            client.prepare_cached("SELECT pg_notify($1, $2)"),
-        )?;
-        let seal = Seal::sign(&self.key, last.position, last.hash, Utc::now());
-        let columns = Columns::of(&plan.linked);
-        let head = last.position.to_string();
-        let event_params = columns.params();
-        let seal_signature = seal.signature.to_bytes();
-        let seal_params: [&(dyn ToSql + Sync); 5] = [
-            &seal.position,
-            &seal.hash.0.as_slice(),
-            &seal.sealed_at,
-            &seal.signer.as_bytes().as_slice(),
-            &seal_signature.as_slice(),
-        ];
-        let notify_params: [&(dyn ToSql + Sync); 2] = [&NOTIFY_CHANNEL, &head];
-        let (inserted, sealed, notified, committed) = tokio::join!(
-            client.execute(&insert_events, &event_params),
-            client.execute(&insert_seal, &seal_params),
-            client.execute(&notify, &notify_params),
-            client.batch_execute("COMMIT"),
-        );
-        inserted?;
-        sealed?;
-        notified?;
-        committed?;
-        Ok(plan)
+    fn fail(&mut self, batch: Vec<AppendRequest>, err: anyhow::Error) {
+        self.known.forget();
+        tracing::warn!("append batch of {} requests failed: {err}", batch.len());
+        for request in batch {
+            let _ = request.reply.send(Err(super::AppendError::Unavailable(err.to_string())));
+        }
     }
 }
 
-/// Adds every verified batch already waiting, up to [`MAX_EVENTS_PER_COMMIT`] events.
-fn gather(verified: &mut mpsc::Receiver<Vec<AppendRequest>>, first: Vec<AppendRequest>) -> Vec<AppendRequest> {
-    let events = |batch: &Vec<AppendRequest>| batch.iter().map(|r| r.events.len()).sum();
-    drain_waiting(verified, first, MAX_EVENTS_PER_COMMIT, events).into_iter().flatten().collect()
+fn max_in_flight() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| std::env::var("NOTCH_EXPERIMENT_IN_FLIGHT").ok().and_then(|v| v.parse().ok()).unwrap_or(MAX_IN_FLIGHT))
 }
 
-async fn next_batch(
-    verified: &mut mpsc::Receiver<Vec<AppendRequest>>,
-    carried: &mut Vec<AppendRequest>,
-) -> Option<Vec<AppendRequest>> {
-    if carried.is_empty() {
-        verified.recv().await
-    } else {
-        Some(std::mem::take(carried))
+enum Next {
+    Request(Option<AppendRequest>),
+    Landed(Option<Box<Landing>>),
+}
+
+/// `batch` plus every request already waiting, up to [`MAX_EVENTS_PER_COMMIT`] events (never waiting for more).
+fn gather(ready: &mut mpsc::Receiver<AppendRequest>, mut batch: Vec<AppendRequest>) -> Vec<AppendRequest> {
+    let mut events: usize = batch.iter().map(|r| r.events.len()).sum();
+    while events < MAX_EVENTS_PER_COMMIT {
+        let Ok(request) = ready.try_recv() else { break };
+        events += request.events.len();
+        batch.push(request);
+    }
+    batch
+}
+
+/// The turn locks of one speculative commit (see [`TURNS`]).
+#[derive(Clone, Copy)]
+struct Turn {
+    mine: i64,
+    predecessor: i64,
+}
+
+impl Turn {
+    fn of(sent: u64) -> Turn {
+        let slot = |k: u64| TURN_LOCK_BASE + (k % TURNS) as i64;
+        Turn { mine: slot(sent), predecessor: slot(sent + TURNS - 1) }
     }
 }
 
-enum Decision {
-    Settled(Result<Appended, AppendError>),
-    Carry,
+/// One round trip. The statements run in order; the first that fails aborts the transaction and PostgreSQL
+/// turns the COMMIT into a rollback, leaving the connection clean.
+async fn commit_speculative(
+    client: &Client,
+    plan: &Plan,
+    seal: &Seal,
+    turn: Turn,
+    turn_taken: oneshot::Sender<()>,
+) -> Result<(), Speculation> {
+    let failed = |err: tokio_postgres::Error| Speculation::Failed(err.into());
+    let (insert_events, insert_seal, lock, expect_tail, notify) = futures::try_join!(
+        client.prepare_cached(INSERT_EVENTS),
+        client.prepare_cached(INSERT_SEAL),
+        client.prepare_cached(LOCK_CHAIN),
+        client.prepare_cached(EXPECT_TAIL),
+        client.prepare_cached(NOTIFY),
+    )
+    .map_err(failed)?;
+    let first = plan.linked.first().expect("a speculative plan links every event");
+    let (tail_position, tail_hash) = (first.position - 1, first.prev_hash.0.as_slice());
+    let head = plan.tail_after.0.to_string();
+    let columns = Columns::of(&plan.linked);
+    let seal_row = SealRow::of(seal);
+    let (event_params, seal_params) = (columns.params(), seal_row.params());
+    let lock_params: [&(dyn ToSql + Sync); 1] = [&CHAIN_LOCK_KEY];
+    let mine_params: [&(dyn ToSql + Sync); 1] = [&turn.mine];
+    let predecessor_params: [&(dyn ToSql + Sync); 1] = [&turn.predecessor];
+    let tail_params: [&(dyn ToSql + Sync); 2] = [&tail_position, &tail_hash];
+    let notify_params: [&(dyn ToSql + Sync); 2] = [&NOTIFY_CHANNEL, &head];
+    let (begun, my_turn, inserted, sealed, predecessor_done, locked, checked, notified, committed) = tokio::join!(
+        client.batch_execute("BEGIN"),
+        async {
+            let taken = client.execute(&lock, &mine_params).await;
+            let _ = turn_taken.send(());
+            taken
+        },
+        client.execute(&insert_events, &event_params),
+        client.execute(&insert_seal, &seal_params),
+        client.execute(&lock, &predecessor_params),
+        client.execute(&lock, &lock_params),
+        client.execute(&expect_tail, &tail_params),
+        client.execute(&notify, &notify_params),
+        client.batch_execute("COMMIT"),
+    );
+    begun.map_err(failed)?;
+    my_turn.map_err(failed)?;
+    let statements = [inserted.map(Some), sealed.map(|_| None), predecessor_done.map(|_| None), locked.map(|_| None)];
+    let statements = statements.into_iter().chain([checked.map(|_| None), notified.map(|_| None)]);
+    for result in statements {
+        match result {
+            Ok(Some(rows)) => assert_eq!(rows, plan.linked.len() as u64, "the insert stores every linked event"),
+            Ok(None) => {}
+            Err(err) if refuses(&err) => {
+                tracing::debug!(
+                    "speculative commit refused: {:?}",
+                    err.as_db_error().map(|e| (e.code().code(), e.message(), e.detail()))
+                );
+                committed.map_err(failed)?;
+                return Err(Speculation::Refused);
+            }
+            Err(err) => return Err(failed(err)),
+        }
+    }
+    committed.map_err(failed)
 }
 
-struct Plan {
-    decisions: Vec<Decision>,
-    linked: Vec<RecordedEvent>,
+/// A unique key (the guess about a stream, an event id or the chain was wrong) or the tail check.
+fn refuses(err: &tokio_postgres::Error) -> bool {
+    err.code().is_some_and(|code| *code == SqlState::UNIQUE_VIOLATION || code.code() == TAIL_MOVED)
 }
 
-struct Reads {
-    tail: Option<tokio_postgres::Row>,
-    versions: Vec<tokio_postgres::Row>,
-    existing: Vec<tokio_postgres::Row>,
-}
-
-/// Decides each request of the batch against the committed log, in arrival order, and links the accepted events
-/// onto the chain.
-fn plan(reads: Reads, batch: &[AppendRequest]) -> anyhow::Result<Plan> {
-    let (mut position, mut prev_hash) = match reads.tail {
+/// Two round trips: BEGIN, the chain lock and the reads are sent together (the server runs them in order, so the
+/// reads see the log as of after the lock); then the inserts, the NOTIFY and COMMIT.
+async fn careful_transaction(client: &Client, key: &SigningKey, batch: &[AppendRequest]) -> anyhow::Result<Plan> {
+    let (lock, tail, versions, existing) = futures::try_join!(
+        client.prepare_cached(LOCK_CHAIN),
+        client.prepare_cached("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"),
+        client.prepare_cached(
+            "SELECT s.id, (SELECT max(stream_version) FROM events e WHERE e.stream_id = s.id) \
+             FROM unnest($1::text[]) AS s(id)"
+        ),
+        client.prepare_cached(
+            "SELECT event_id, stream_id, position, stream_version FROM events WHERE event_id = ANY($1)"
+        ),
+    )?;
+    let stream_ids: Vec<&str> =
+        batch.iter().map(|r| r.stream_id.as_str()).collect::<HashSet<_>>().into_iter().collect();
+    let event_ids: Vec<Uuid> = batch.iter().flat_map(|r| r.events.iter().map(|e| e.event_id)).collect();
+    let lock_params: [&(dyn ToSql + Sync); 1] = [&CHAIN_LOCK_KEY];
+    let version_params: [&(dyn ToSql + Sync); 1] = [&stream_ids];
+    let existing_params: [&(dyn ToSql + Sync); 1] = [&event_ids];
+    let (begun, locked, tail_row, version_rows, existing_rows) = tokio::join!(
+        client.batch_execute("BEGIN"),
+        client.execute(&lock, &lock_params),
+        client.query_opt(&tail, &[]),
+        client.query(&versions, &version_params),
+        client.query(&existing, &existing_params),
+    );
+    begun?;
+    locked?;
+    let tail = match tail_row? {
         Some(row) => (
             row.get::<_, i64>(0),
             Hash::from_slice(row.get(1)).ok_or_else(|| anyhow::anyhow!("stored hash is not 32 bytes"))?,
         ),
         None => (0, GENESIS_PREV_HASH),
     };
-    let mut versions: HashMap<String, i64> =
-        reads.versions.iter().map(|row| (row.get(0), row.get::<_, Option<i64>>(1).unwrap_or(0))).collect();
+    let versions: HashMap<String, i64> =
+        version_rows?.iter().map(|row| (row.get(0), row.get::<_, Option<i64>>(1).unwrap_or(0))).collect();
     let existing: HashMap<Uuid, (String, i64, i64)> =
-        reads.existing.iter().map(|row| (row.get(0), (row.get(1), row.get(2), row.get(3)))).collect();
-
-    let mut in_batch: HashSet<Uuid> = HashSet::new();
-    let mut decisions = Vec::with_capacity(batch.len());
-    let mut linked = Vec::new();
-    for request in batch {
-        if let Some(decision) = already_stored(request, &existing) {
-            decisions.push(decision);
-            continue;
-        }
-        if request.events.iter().any(|e| in_batch.contains(&e.event_id)) {
-            decisions.push(Decision::Carry);
-            continue;
-        }
-        let actual = versions.get(&request.stream_id).copied().unwrap_or(0);
-        let matches = match request.expected {
-            Expected::Any => true,
-            Expected::NoStream => actual == 0,
-            Expected::Exact(version) => actual == version,
-        };
-        if !matches {
-            decisions.push(Decision::Settled(Err(AppendError::WrongExpectedVersion {
-                stream_id: request.stream_id.clone(),
-                expected: request.expected,
-                actual,
-            })));
-            continue;
-        }
-        let first_position = position + 1;
-        let mut version = actual;
-        for (event, canonical) in request.events.iter().zip(&request.canonical) {
-            position += 1;
-            version += 1;
-            let recorded = event.clone().link_canonical(canonical, position, version, prev_hash);
-            prev_hash = recorded.hash;
-            in_batch.insert(event.event_id);
-            linked.push(recorded);
-        }
-        versions.insert(request.stream_id.clone(), version);
-        decisions.push(Decision::Settled(Ok(Appended {
-            first_position,
-            last_position: position,
-            stream_version: version,
-        })));
-    }
-    Ok(Plan { decisions, linked })
-}
-
-/// A request whose events are all stored already is a retry: it gets the original result. One that is partly
-/// stored conflicts with another append.
-fn already_stored(request: &AppendRequest, existing: &HashMap<Uuid, (String, i64, i64)>) -> Option<Decision> {
-    let stored: Vec<&(String, i64, i64)> = request.events.iter().filter_map(|e| existing.get(&e.event_id)).collect();
-    if stored.is_empty() {
-        return None;
-    }
-    let whole_retry = stored.len() == request.events.len() && stored.iter().all(|(s, _, _)| *s == request.stream_id);
-    let contiguous = stored.windows(2).all(|w| w[1].1 == w[0].1 + 1);
-    if whole_retry && contiguous {
-        let (first, last) = (stored[0], stored[stored.len() - 1]);
-        return Some(Decision::Settled(Ok(Appended {
-            first_position: first.1,
-            last_position: last.1,
-            stream_version: last.2,
-        })));
-    }
-    let (event_id, position) = request
-        .events
-        .iter()
-        .find_map(|e| existing.get(&e.event_id).map(|(_, p, _)| (e.event_id, *p)))
-        .expect("at least one stored event");
-    Some(Decision::Settled(Err(AppendError::DuplicateEventId { event_id, position })))
-}
-
-/// One INSERT for the whole batch, column arrays unnested server-side.
-const INSERT_EVENTS: &str = "INSERT INTO events (position, event_id, stream_id, stream_version, event_type, payload, \
-     time, signer, signature, prev_hash, hash) \
-     SELECT * FROM unnest($1::int8[], $2::uuid[], $3::text[], $4::int8[], $5::text[], $6::jsonb[], \
-     $7::timestamptz[], $8::bytea[], $9::bytea[], $10::bytea[], $11::bytea[])";
-
-/// The batch as one array per column.
-struct Columns<'a> {
-    positions: Vec<i64>,
-    ids: Vec<Uuid>,
-    streams: Vec<&'a str>,
-    versions: Vec<i64>,
-    types: Vec<&'a str>,
-    payloads: Vec<Json<&'a serde_json::Value>>,
-    times: Vec<chrono::DateTime<Utc>>,
-    signers: Vec<&'a [u8]>,
-    signatures: Vec<Vec<u8>>,
-    prev_hashes: Vec<&'a [u8]>,
-    hashes: Vec<&'a [u8]>,
-}
-
-impl<'a> Columns<'a> {
-    fn of(events: &'a [RecordedEvent]) -> Columns<'a> {
-        Columns {
-            positions: events.iter().map(|e| e.position).collect(),
-            ids: events.iter().map(|e| e.event_id).collect(),
-            streams: events.iter().map(|e| e.stream_id.as_str()).collect(),
-            versions: events.iter().map(|e| e.stream_version).collect(),
-            types: events.iter().map(|e| e.event_type.as_str()).collect(),
-            payloads: events.iter().map(|e| Json(&e.payload)).collect(),
-            times: events.iter().map(|e| e.time).collect(),
-            signers: events.iter().map(|e| e.signer.as_bytes().as_slice()).collect(),
-            signatures: events.iter().map(|e| e.signature.to_vec()).collect(),
-            prev_hashes: events.iter().map(|e| e.prev_hash.0.as_slice()).collect(),
-            hashes: events.iter().map(|e| e.hash.0.as_slice()).collect(),
-        }
-    }
-
-    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
-        vec![
-            &self.positions,
-            &self.ids,
-            &self.streams,
-            &self.versions,
-            &self.types,
-            &self.payloads,
-            &self.times,
-            &self.signers,
-            &self.signatures,
-            &self.prev_hashes,
-            &self.hashes,
-        ]
-    }
+        existing_rows?.iter().map(|row| (row.get(0), (row.get(1), row.get(2), row.get(3)))).collect();
+    let plan = plan(tail, versions, &existing, batch);
+    let Some(last) = plan.linked.last() else {
+        client.batch_execute("ROLLBACK").await?;
+        return Ok(plan);
+    };
+    let (insert_events, insert_seal, notify) = futures::try_join!(
+        client.prepare_cached(INSERT_EVENTS),
+        client.prepare_cached(INSERT_SEAL),
+        client.prepare_cached(NOTIFY),
+    )?;
+    let seal = Seal::sign(key, last.position, last.hash, Utc::now());
+    let seal_row = SealRow::of(&seal);
+    let columns = Columns::of(&plan.linked);
+    let head = last.position.to_string();
+    let notify_params: [&(dyn ToSql + Sync); 2] = [&NOTIFY_CHANNEL, &head];
+    let (event_params, seal_params) = (columns.params(), seal_row.params());
+    let (inserted, sealed, notified, committed) = tokio::join!(
+        client.execute(&insert_events, &event_params),
+        client.execute(&insert_seal, &seal_params),
+        client.execute(&notify, &notify_params),
+        client.batch_execute("COMMIT"),
+    );
+    inserted?;
+    sealed?;
+    notified?;
+    committed?;
+    Ok(plan)
 }

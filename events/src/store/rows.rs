@@ -1,0 +1,97 @@
+//! The writer's statements and their parameters.
+
+use chrono::Utc;
+use tokio_postgres::types::{Json, ToSql};
+use uuid::Uuid;
+
+use crate::envelope::RecordedEvent;
+use crate::seal::Seal;
+
+pub(super) const LOCK_CHAIN: &str = "SELECT pg_advisory_xact_lock($1)";
+pub(super) const INSERT_SEAL: &str =
+    "INSERT INTO event_seals (position, hash, sealed_at, signer, signature) VALUES ($1, $2, $3, $4, $5)";
+pub(super) const NOTIFY: &str = "SELECT pg_notify($1, $2)";
+
+/// One INSERT for the whole batch, column arrays unnested server-side.
+pub(super) const INSERT_EVENTS: &str =
+    "INSERT INTO events (position, event_id, stream_id, stream_version, event_type, payload, \
+     time, signer, signature, prev_hash, hash) \
+     SELECT * FROM unnest($1::int8[], $2::uuid[], $3::text[], $4::int8[], $5::text[], $6::jsonb[], \
+     $7::timestamptz[], $8::bytea[], $9::bytea[], $10::bytea[], $11::bytea[])";
+
+/// A seal as statement parameters.
+pub(super) struct SealRow<'a> {
+    seal: &'a Seal,
+    hash: &'a [u8],
+    signer: &'a [u8],
+    signature: Vec<u8>,
+}
+
+impl<'a> SealRow<'a> {
+    pub fn of(seal: &'a Seal) -> SealRow<'a> {
+        SealRow {
+            seal,
+            hash: seal.hash.0.as_slice(),
+            signer: seal.signer.as_bytes().as_slice(),
+            signature: seal.signature.to_vec(),
+        }
+    }
+
+    pub fn params(&self) -> [&(dyn ToSql + Sync); 5] {
+        [&self.seal.position, &self.hash, &self.seal.sealed_at, &self.signer, &self.signature]
+    }
+}
+
+/// The batch as one array per column.
+pub(super) struct Columns<'a> {
+    positions: Vec<i64>,
+    ids: Vec<Uuid>,
+    streams: Vec<&'a str>,
+    versions: Vec<i64>,
+    types: Vec<&'a str>,
+    payloads: Vec<Json<&'a serde_json::Value>>,
+    times: Vec<chrono::DateTime<Utc>>,
+    signers: Vec<&'a [u8]>,
+    signatures: Vec<Vec<u8>>,
+    prev_hashes: Vec<&'a [u8]>,
+    hashes: Vec<&'a [u8]>,
+}
+
+impl<'a> Columns<'a> {
+    pub fn of(events: &'a [RecordedEvent]) -> Columns<'a> {
+        Columns {
+            positions: events.iter().map(|e| e.position).collect(),
+            ids: events.iter().map(|e| e.event_id).collect(),
+            streams: events.iter().map(|e| e.stream_id.as_str()).collect(),
+            versions: events.iter().map(|e| e.stream_version).collect(),
+            types: events.iter().map(|e| e.event_type.as_str()).collect(),
+            payloads: events.iter().map(|e| Json(&e.payload)).collect(),
+            times: events.iter().map(|e| e.time).collect(),
+            signers: events.iter().map(|e| e.signer.as_bytes().as_slice()).collect(),
+            signatures: events.iter().map(|e| e.signature.to_vec()).collect(),
+            prev_hashes: events.iter().map(|e| e.prev_hash.0.as_slice()).collect(),
+            hashes: events.iter().map(|e| e.hash.0.as_slice()).collect(),
+        }
+    }
+
+    pub fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![
+            &self.positions,
+            &self.ids,
+            &self.streams,
+            &self.versions,
+            &self.types,
+            &self.payloads,
+            &self.times,
+            &self.signers,
+            &self.signatures,
+            &self.prev_hashes,
+            &self.hashes,
+        ]
+    }
+}
+
+/// After the chain lock: fails (SQLSTATE NTCH1) unless the commit's predecessor is committed (V3__chain_guard.sql).
+pub(super) const EXPECT_TAIL: &str = "SELECT notch_expect_tail($1, $2)";
+/// The SQLSTATE of [`EXPECT_TAIL`]'s refusal.
+pub(super) const TAIL_MOVED: &str = "NTCH1";
