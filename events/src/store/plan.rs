@@ -117,26 +117,56 @@ pub(super) struct Known {
 }
 
 impl Known {
-    /// The batch linked onto what is known, if every request would succeed on it: each stream's version is known
-    /// (or the request expects a new stream) and matches, and no event id repeats. Otherwise `None`: a conflict
-    /// must be decided against what is committed, under the lock.
-    pub fn speculate(&self, batch: &[AppendRequest]) -> Option<Plan> {
-        let tail = self.tail?;
-        let mut versions = HashMap::new();
-        for request in batch {
-            if versions.contains_key(&request.stream_id) {
-                continue;
-            }
-            let version = match (self.versions.get(&request.stream_id), request.expected) {
-                (Some(version), _) => *version,
-                (None, Expected::NoStream | Expected::Exact(0)) => 0,
-                (None, _) => return None,
-            };
-            versions.insert(request.stream_id.clone(), version);
+    /// Splits `batch` into the requests that what is known decides (each stream's version is known, or the
+    /// request expects a new stream, and the expectation matches; no event id repeats) and the rest: a conflict,
+    /// or a stream this writer has not seen, must be decided against what is committed, under the lock. Without a
+    /// known tail nothing is decided.
+    pub fn partition(&self, batch: Vec<AppendRequest>) -> (Vec<AppendRequest>, Vec<AppendRequest>) {
+        if self.tail.is_none() {
+            return (Vec::new(), batch);
         }
-        let plan = plan(tail, versions, &HashMap::new(), batch);
-        let all_linked = plan.decisions.iter().all(|d| matches!(d, Decision::Settled(Ok(_))));
-        (all_linked && !plan.linked.is_empty()).then_some(plan)
+        let mut versions: HashMap<String, i64> = HashMap::new();
+        let mut ids: HashSet<Uuid> = HashSet::new();
+        let (mut decided, mut rest) = (Vec::new(), Vec::new());
+        for request in batch {
+            let known = versions.get(&request.stream_id).or_else(|| self.versions.get(&request.stream_id));
+            let actual = match (known, request.expected) {
+                (Some(version), _) => Some(*version),
+                (None, Expected::NoStream | Expected::Exact(0)) => Some(0),
+                (None, Expected::Any | Expected::Exact(_)) => None,
+            };
+            let matches = match (actual, request.expected) {
+                (Some(_), Expected::Any) => true,
+                (Some(actual), Expected::NoStream) => actual == 0,
+                (Some(actual), Expected::Exact(expected)) => actual == expected,
+                (None, _) => false,
+            };
+            let fresh_ids = request.events.iter().all(|e| !ids.contains(&e.event_id));
+            if matches && fresh_ids {
+                let after = actual.expect("a match has a version") + request.events.len() as i64;
+                ids.extend(request.events.iter().map(|e| e.event_id));
+                versions.insert(request.stream_id.clone(), after);
+                decided.push(request);
+            } else {
+                rest.push(request);
+            }
+        }
+        (decided, rest)
+    }
+
+    /// Links requests [`Known::partition`] decided onto the known tail.
+    pub fn link(&self, decided: &[AppendRequest]) -> Plan {
+        let tail = self.tail.expect("partition decides nothing without a known tail");
+        let versions = decided
+            .iter()
+            .map(|r| (r.stream_id.clone(), self.versions.get(&r.stream_id).copied().unwrap_or(0)))
+            .collect();
+        let plan = plan(tail, versions, &HashMap::new(), decided);
+        assert!(
+            plan.decisions.iter().all(|d| matches!(d, Decision::Settled(Ok(_)))),
+            "every request partition decided links"
+        );
+        plan
     }
 
     pub fn learn(&mut self, plan: &Plan) {
@@ -150,5 +180,94 @@ impl Known {
     pub fn forget(&mut self) {
         self.tail = None;
         self.versions.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::{NewEvent, SignedEvent, GENESIS_PREV_HASH};
+    use ed25519_dalek::SigningKey;
+
+    fn request(stream: &str, expected: Expected, events: usize) -> AppendRequest {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let (events, canonical) = (0..events)
+            .map(|n| {
+                let event = NewEvent::new("Counted", &serde_json::json!({ "n": n }));
+                SignedEvent::sign_canonical(&key, stream, event, chrono::Utc::now())
+            })
+            .unzip();
+        let (reply, _) = tokio::sync::oneshot::channel();
+        AppendRequest { stream_id: stream.into(), expected, events, canonical, reply }
+    }
+
+    fn known(tail: i64, streams: &[(&str, i64)]) -> Known {
+        Known {
+            tail: Some((tail, GENESIS_PREV_HASH)),
+            versions: streams.iter().map(|(s, v)| (s.to_string(), *v)).collect(),
+        }
+    }
+
+    fn streams(requests: &[AppendRequest]) -> Vec<(&str, Expected)> {
+        requests.iter().map(|r| (r.stream_id.as_str(), r.expected)).collect()
+    }
+
+    #[test]
+    fn without_a_known_tail_nothing_is_decided() {
+        let (decided, rest) = Known::default().partition(vec![request("a", Expected::NoStream, 1)]);
+        assert!(decided.is_empty());
+        assert_eq!(rest.len(), 1);
+    }
+
+    #[test]
+    fn new_streams_and_known_versions_are_linked_after_the_known_tail() {
+        let known = known(10, &[("a", 3)]);
+        let batch = vec![
+            request("a", Expected::Exact(3), 2),
+            request("b", Expected::NoStream, 1),
+            request("a", Expected::Any, 1),
+        ];
+        let (decided, rest) = known.partition(batch);
+        assert!(rest.is_empty());
+        let plan = known.link(&decided);
+        let placed: Vec<(i64, i64)> = plan.linked.iter().map(|e| (e.position, e.stream_version)).collect();
+        assert_eq!(placed, vec![(11, 4), (12, 5), (13, 1), (14, 6)]);
+        assert_eq!(plan.linked[0].prev_hash, GENESIS_PREV_HASH);
+        assert_eq!(plan.tail_after, (14, plan.linked[3].hash));
+        assert_eq!(plan.versions_after.get("a"), Some(&6));
+    }
+
+    #[test]
+    fn what_only_the_committed_log_can_decide_is_left_for_the_careful_way() {
+        let known = known(10, &[("a", 3)]);
+        let batch = vec![
+            request("a", Expected::Exact(2), 1), // a conflict: its answer must name the committed version
+            request("a", Expected::NoStream, 1), // likewise
+            request("z", Expected::Exact(4), 1), // a stream this writer has not seen
+            request("y", Expected::Any, 1),      // likewise
+            request("a", Expected::Exact(3), 1), // decided
+            request("a", Expected::Exact(4), 1), // decided, after the one before
+        ];
+        let (decided, rest) = known.partition(batch);
+        assert_eq!(streams(&decided), vec![("a", Expected::Exact(3)), ("a", Expected::Exact(4))]);
+        assert_eq!(streams(&rest).len(), 4);
+        let retry = request("b", Expected::NoStream, 1);
+        let mut twin = request("c", Expected::NoStream, 1);
+        twin.events = retry.events.clone();
+        twin.canonical = retry.canonical.clone();
+        let (decided, rest) = known.partition(vec![retry, twin]);
+        assert_eq!((decided.len(), rest.len()), (1, 1), "an event id twice in a batch is decided once");
+    }
+
+    #[test]
+    fn learning_a_plan_moves_the_tail_and_the_versions_and_forgetting_clears_them() {
+        let mut known = known(10, &[("a", 3)]);
+        let (decided, _) = known.partition(vec![request("a", Expected::Exact(3), 1)]);
+        let plan = known.link(&decided);
+        known.learn(&plan);
+        assert_eq!(known.tail.map(|t| t.0), Some(11));
+        assert_eq!(known.partition(vec![request("a", Expected::Exact(4), 1)]).0.len(), 1);
+        known.forget();
+        assert!(known.partition(vec![request("b", Expected::NoStream, 1)]).0.is_empty());
     }
 }

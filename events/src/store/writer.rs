@@ -43,8 +43,8 @@ const MAX_IN_FLIGHT: usize = 2;
 /// Turn locks: speculative commit number k holds turn lock `k % TURNS` from its first statement to its end, and
 /// waits for turn lock `(k - 1) % TURNS` (its predecessor's) before the chain lock. So commits take the chain lock
 /// in the order they were sent, and none starts on a turn lock whose previous holder is still in flight.
+/// The turn locks are this writer's own (a random base per writer): two processes never wait on each other's.
 const TURNS: u64 = MAX_IN_FLIGHT as u64 + 1;
-const TURN_LOCK_BASE: i64 = CHAIN_LOCK_KEY + 1;
 
 pub struct Writer {
     pool: deadpool_postgres::Pool,
@@ -54,6 +54,8 @@ pub struct Writer {
     known: Known,
     /// Speculative commits sent so far.
     sent: u64,
+    /// This writer's first turn lock key.
+    turn_lock_base: i64,
     /// Fires once the last speculative commit sent holds its turn lock: the next one waits for it before sending
     /// anything, so it cannot ask for that turn lock first (each connection is its own task, so statements sent
     /// later on another connection may otherwise reach the server first).
@@ -78,7 +80,15 @@ enum Speculation {
 
 impl Writer {
     pub fn new(pool: deadpool_postgres::Pool, key: SigningKey, head: watch::Sender<i64>) -> Writer {
-        Writer { pool, key, head, known: Known::default(), sent: 0, last_turn_taken: None }
+        Writer {
+            pool,
+            key,
+            head,
+            known: Known::default(),
+            sent: 0,
+            turn_lock_base: random_turn_lock_base(),
+            last_turn_taken: None,
+        }
     }
 
     pub async fn run(mut self, mut ready: mpsc::Receiver<AppendRequest>) {
@@ -145,8 +155,8 @@ impl Writer {
         }
     }
 
-    /// Sends `batch` as a speculative commit if what the writer knows decides it, else queues it for the
-    /// careful way.
+    /// Sends the part of `batch` that what the writer knows decides as a speculative commit, and queues the rest
+    /// for the careful way.
     async fn launch(
         &mut self,
         batch: Vec<AppendRequest>,
@@ -154,10 +164,14 @@ impl Writer {
         aloft: &mut VecDeque<Vec<AppendRequest>>,
         careful: &mut VecDeque<Vec<AppendRequest>>,
     ) {
-        let Some(plan) = self.known.speculate(&batch) else {
-            careful.push_back(batch);
+        let (batch, rest) = self.known.partition(batch);
+        if !rest.is_empty() {
+            careful.push_back(rest);
+        }
+        if batch.is_empty() {
             return;
-        };
+        }
+        let plan = self.known.link(&batch);
         let client = match self.pool.get().await {
             Ok(client) => client,
             Err(err) => return self.fail(batch, err.into()),
@@ -165,7 +179,7 @@ impl Writer {
         self.known.learn(&plan);
         let last = plan.linked.last().expect("a speculative plan links every event");
         let seal = Seal::sign(&self.key, last.position, last.hash, Utc::now());
-        let turn = Turn::of(self.sent);
+        let turn = Turn::of(self.turn_lock_base, self.sent);
         self.sent += 1;
         let (turn_taken, next_may_start) = oneshot::channel();
         let after = self.last_turn_taken.replace(next_may_start);
@@ -190,7 +204,17 @@ impl Writer {
                 return Vec::new();
             }
         };
-        match careful_transaction(&client, &self.key, &batch).await {
+        let mut attempt = 1;
+        let outcome = loop {
+            match careful_transaction(&client, &self.key, &batch).await {
+                Err(err) if attempt < MAX_CAREFUL_ATTEMPTS && gave_way(&err) => {
+                    tracing::debug!(attempt, "careful commit gave way: {err}");
+                    attempt += 1;
+                }
+                outcome => break outcome,
+            }
+        };
+        match outcome {
             Ok(plan) => {
                 self.known.learn(&plan);
                 self.settle(batch, plan)
@@ -234,7 +258,20 @@ impl Writer {
 
 fn max_in_flight() -> usize {
     static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *N.get_or_init(|| std::env::var("NOTCH_EXPERIMENT_IN_FLIGHT").ok().and_then(|v| v.parse().ok()).unwrap_or(MAX_IN_FLIGHT))
+    *N.get_or_init(|| {
+        std::env::var("NOTCH_EXPERIMENT_IN_FLIGHT").ok().and_then(|v| v.parse().ok()).unwrap_or(MAX_IN_FLIGHT)
+    })
+}
+
+/// Attempts of a careful commit that keeps giving way to other processes' commits before its appends are
+/// answered "unavailable".
+const MAX_CAREFUL_ATTEMPTS: usize = 8;
+const CAREFUL_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '50ms'";
+
+/// The careful commit gave way (see [`CAREFUL_LOCK_TIMEOUT`]) or lost a deadlock: nothing was written.
+fn gave_way(err: &anyhow::Error) -> bool {
+    let code = err.downcast_ref::<tokio_postgres::Error>().and_then(|e| e.code());
+    code == Some(&SqlState::LOCK_NOT_AVAILABLE) || code == Some(&SqlState::T_R_DEADLOCK_DETECTED)
 }
 
 enum Next {
@@ -253,6 +290,16 @@ fn gather(ready: &mut mpsc::Receiver<AppendRequest>, mut batch: Vec<AppendReques
     batch
 }
 
+/// A key range no other writer uses (2^-62 odds of meeting another's), away from [`CHAIN_LOCK_KEY`].
+fn random_turn_lock_base() -> i64 {
+    loop {
+        let base = (rand::random::<u64>() >> 2) as i64;
+        if !(base..base + TURNS as i64).contains(&CHAIN_LOCK_KEY) {
+            return base;
+        }
+    }
+}
+
 /// The turn locks of one speculative commit (see [`TURNS`]).
 #[derive(Clone, Copy)]
 struct Turn {
@@ -261,8 +308,8 @@ struct Turn {
 }
 
 impl Turn {
-    fn of(sent: u64) -> Turn {
-        let slot = |k: u64| TURN_LOCK_BASE + (k % TURNS) as i64;
+    fn of(base: i64, sent: u64) -> Turn {
+        let slot = |k: u64| base + (k % TURNS) as i64;
         Turn { mine: slot(sent), predecessor: slot(sent + TURNS - 1) }
     }
 }
@@ -333,9 +380,13 @@ async fn commit_speculative(
     committed.map_err(failed)
 }
 
-/// A unique key (the guess about a stream, an event id or the chain was wrong) or the tail check.
+/// A unique key (the guess about a stream, an event id or the chain was wrong), the tail check, or a deadlock
+/// with another process's careful commit (which waits on our uncommitted rows while holding the chain lock that
+/// we wait for; PostgreSQL breaks it after `deadlock_timeout`). Nothing was written in any of these cases.
 fn refuses(err: &tokio_postgres::Error) -> bool {
-    err.code().is_some_and(|code| *code == SqlState::UNIQUE_VIOLATION || code.code() == TAIL_MOVED)
+    err.code().is_some_and(|code| {
+        *code == SqlState::UNIQUE_VIOLATION || *code == SqlState::T_R_DEADLOCK_DETECTED || code.code() == TAIL_MOVED
+    })
 }
 
 /// Two round trips: BEGIN, the chain lock and the reads are sent together (the server runs them in order, so the
@@ -358,15 +409,20 @@ async fn careful_transaction(client: &Client, key: &SigningKey, batch: &[AppendR
     let lock_params: [&(dyn ToSql + Sync); 1] = [&CHAIN_LOCK_KEY];
     let version_params: [&(dyn ToSql + Sync); 1] = [&stream_ids];
     let existing_params: [&(dyn ToSql + Sync); 1] = [&event_ids];
-    let (begun, locked, tail_row, version_rows, existing_rows) = tokio::join!(
+    let (begun, locked, bounded, tail_row, version_rows, existing_rows) = tokio::join!(
         client.batch_execute("BEGIN"),
         client.execute(&lock, &lock_params),
+        // Holding the chain lock, never wait long on rows: another process's speculative commit may hold the rows
+        // we would wait on while it waits for the chain lock. Giving up (and retrying) breaks that cycle at once
+        // instead of after PostgreSQL's deadlock_timeout.
+        client.batch_execute(CAREFUL_LOCK_TIMEOUT),
         client.query_opt(&tail, &[]),
         client.query(&versions, &version_params),
         client.query(&existing, &existing_params),
     );
     begun?;
     locked?;
+    bounded?;
     let tail = match tail_row? {
         Some(row) => (
             row.get::<_, i64>(0),
