@@ -55,9 +55,21 @@ impl Seal {
     }
 
     pub fn verifies(&self) -> bool {
-        self.signer
-            .verify_strict(&message(self.position, &self.hash, &self.sealed_at, &self.signer), &self.signature)
-            .is_ok()
+        self.signer.verify_strict(&self.signed_message(), &self.signature).is_ok()
+    }
+
+    /// The exact message the signature covers.
+    pub fn signed_message(&self) -> Vec<u8> {
+        message(self.position, &self.hash, &self.sealed_at, &self.signer)
+    }
+
+    /// Whether every seal verifies, checked as one ed25519 batch (much cheaper per signature than one by one).
+    pub fn all_verify(seals: &[Seal]) -> bool {
+        let messages: Vec<Vec<u8>> = seals.iter().map(Seal::signed_message).collect();
+        let message_refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+        let signatures: Vec<Signature> = seals.iter().map(|s| s.signature).collect();
+        let keys: Vec<VerifyingKey> = seals.iter().map(|s| s.signer).collect();
+        ed25519_dalek::verify_batch(&message_refs, &signatures, &keys).is_ok()
     }
 }
 
