@@ -91,7 +91,7 @@ impl<'a> Columns<'a> {
     }
 }
 
-/// After the chain lock: fails (SQLSTATE NTCH1) unless the commit's predecessor is committed (V3__chain_guard.sql).
+/// After the chain lock: fails (SQLSTATE NTCH1) unless the commit's predecessor is committed (V400__chain_guard.sql).
 pub(super) const EXPECT_TAIL: &str = "SELECT notch_expect_tail($1, $2)";
 /// The SQLSTATE of [`EXPECT_TAIL`]'s refusal.
 pub(super) const TAIL_MOVED: &str = "NTCH1";
