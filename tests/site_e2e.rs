@@ -107,6 +107,7 @@ async fn snapshot(db: &tokio_postgres::Client) -> Vec<Value> {
         ("site.tallies", "tally_id"),
         ("site.chits", "chit_id"),
         ("site.lifts", "lift_id"),
+        ("site.open_tallies", "tally_ix"),
     ] {
         let row = db
             .query_one(&format!("SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY {order}), '[]') FROM {table} t"), &[])

@@ -1,108 +1,20 @@
-//! `lift run`: under the exclusive ledger lock, read the open tallies, find lifts with the domain's clearing
-//! loop, check each with `decide_lift`, and commit them to the `lifts` stream (a lift's event and its chits
-//! always in the same append).
-
-use std::collections::HashMap;
+//! `lift run`: under the exclusive ledger lock, read the graph of open tallies, run the domain's clearing loop
+//! on a blocking thread, and commit each lift it finds while it searches on (`lift_commit.rs`: decided by
+//! `decide_lift`, one append per lift, independent lifts in flight together).
 
 use chrono::{DateTime, Utc};
-use domain::site::finder::{clear, GraphTally, LiftGraph};
-use domain::site::lift::{decide_lift, CommitLift, LiftEvent};
-use domain::site::tally::{Tally, TallyBody, TallyState, TallyStatus};
-use domain::site::SiteError;
-use domain::Decider;
-use events::store::MAX_EVENTS_PER_APPEND;
-use events::{NewEvent, Store};
-use uuid::Uuid;
+use domain::site::finder::{clear_each, FoundLift};
+use events::Store;
+use tokio::sync::mpsc;
 
+pub use super::lift_commit::LiftRun;
+use super::lift_commit::{Committer, MAX_UNFINISHED};
+pub use super::lift_graph::{load_graph, tally_ids, user_indexes, LedgerGraph};
 use super::locks::lock_ledger;
-use super::log::{expected, to_new_event, AppError, AppResult};
-use super::streams;
+use super::log::{AppError, AppResult};
 
-/// The open tallies as a finder graph: users by index, tally ids in graph order.
-pub struct LedgerGraph {
-    pub graph: LiftGraph,
-    pub users: Vec<String>,
-    pub tally_ids: Vec<Uuid>,
-}
-
-/// Reads the open tallies from the site views after bringing them up to the log's head. Only the columns
-/// the finder needs: tally bodies are read later, for the tallies a lift uses.
-pub async fn load_graph(store: &Store) -> AppResult<LedgerGraph> {
-    projections::catch_up(store, &projections::site::SiteViews)
-        .await
-        .map_err(|err| AppError::Database(format!("{err:#}")))?;
-    let client = store.pool().get().await?;
-    let rows = client
-        .query(
-            "SELECT tally_id, stock_cid, foil_cid, balance_milli - lift_lower_milli, lift_upper_milli - balance_milli \
-             FROM site.tallies WHERE status = 'open' ORDER BY tally_id",
-            &[],
-        )
-        .await?;
-    let mut users = Vec::new();
-    let mut user_index = HashMap::new();
-    let mut index_of = |cid: String| -> u32 {
-        *user_index.entry(cid).or_insert_with_key(|cid| {
-            users.push(cid.clone());
-            (users.len() - 1) as u32
-        })
-    };
-    let mut tally_ids = Vec::with_capacity(rows.len());
-    let mut graph_tallies = Vec::with_capacity(rows.len());
-    for row in rows {
-        tally_ids.push(row.get(0));
-        graph_tallies.push(GraphTally {
-            stock: index_of(row.get(1)),
-            foil: index_of(row.get(2)),
-            stock_pays_milli: row.get(3),
-            foil_pays_milli: row.get(4),
-        });
-    }
-    let graph = LiftGraph::new(users.len(), graph_tallies);
-    Ok(LedgerGraph { graph, users, tally_ids })
-}
-
-/// Full states (body, balance, chain head) of the open tallies `ids`, from the site views.
-async fn open_tally_states(store: &Store, ids: Vec<Uuid>) -> AppResult<HashMap<Uuid, TallyState>> {
-    let client = store.pool().get().await?;
-    let rows = client
-        .query(
-            "SELECT tally_id, body, balance_milli, chit_count, head_hash FROM site.tallies \
-             WHERE status = 'open' AND tally_id = ANY($1)",
-            &[&ids],
-        )
-        .await?;
-    let mut states = HashMap::with_capacity(rows.len());
-    for row in rows {
-        let id: Uuid = row.get(0);
-        let body: TallyBody = serde_json::from_value(row.get(1))
-            .map_err(|err| AppError::Database(format!("tally {id}: bad body in site.tallies: {err}")))?;
-        states.insert(
-            id,
-            TallyState {
-                id,
-                status: TallyStatus::Open,
-                parties: vec![],
-                body: Some(body),
-                proposed_by: None,
-                stock_signature: None,
-                foil_signature: None,
-                balance_milli: row.get(2),
-                chit_count: row.get::<_, i64>(3) as u64,
-                head_hash: row.get(4),
-            },
-        );
-    }
-    Ok(states)
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LiftRun {
-    pub lifts: usize,
-    pub chits: usize,
-    /// Sum over lifts of amount x hops: how much debt the run cancelled.
-    pub cleared_milli: i64,
-}
+/// Lifts taken from the finder at once (their tallies' states are read from the views in one query).
+const CHUNK: usize = 256;
 
 /// Finds and commits clearing lifts until none is left (or `max_lifts`).
 pub async fn run_lifts(store: &Store, max_len: usize, max_lifts: usize, now: DateTime<Utc>) -> AppResult<LiftRun> {
@@ -112,57 +24,37 @@ pub async fn run_lifts(store: &Store, max_len: usize, max_lifts: usize, now: Dat
     result
 }
 
+/// Returns only once no append is in flight any more, error or not: the ledger lock must cover them all.
 async fn run_locked(store: &Store, max_len: usize, max_lifts: usize, now: DateTime<Utc>) -> AppResult<LiftRun> {
-    let LedgerGraph { mut graph, tally_ids, .. } = load_graph(store).await?;
-    let found = clear(&mut graph, max_len, max_lifts);
-    let mut used: Vec<Uuid> =
-        found.iter().flat_map(|l| l.edges.iter().map(|&e| tally_ids[LiftGraph::tally_of(e)])).collect();
-    used.sort_unstable();
-    used.dedup();
-    let mut tallies = open_tally_states(store, used).await?;
-    let mut lifts_version = lifts_stream_version(store).await?;
-    let mut run = LiftRun::default();
-    let mut batch: Vec<NewEvent> = Vec::new();
-    for lift in found {
-        let ids: Vec<Uuid> = lift.edges.iter().map(|&e| tally_ids[LiftGraph::tally_of(e)]).collect();
-        let hops =
-            ids.iter().zip(&lift.edges).map(|(&id, &e)| (id, LiftGraph::payer_side(e), Uuid::now_v7())).collect();
-        let states =
-            ids.iter().map(|id| tallies.get(id).ok_or(SiteError::TallyMissing)).collect::<Result<Vec<_>, _>>()?;
-        let command = CommitLift { lift_id: Uuid::now_v7(), hops, max_units_milli: Some(lift.units_milli), at: now };
-        let (event, chits) = decide_lift(&states, command)?;
-        let LiftEvent::LiftCommitted { units_milli, .. } = &event;
-        run.lifts += 1;
-        run.chits += chits.len();
-        run.cleared_milli += units_milli * chits.len() as i64;
-        if batch.len() + 1 + chits.len() > MAX_EVENTS_PER_APPEND {
-            lifts_version = append_lifts(store, lifts_version, std::mem::take(&mut batch)).await?;
+    let LedgerGraph { mut graph, tally_ix } = load_graph(store).await?;
+    let (found_tx, mut found) = mpsc::channel::<FoundLift>(MAX_UNFINISHED);
+    let finder = tokio::task::spawn_blocking(move || {
+        clear_each(&mut graph, max_len, max_lifts, |lift| found_tx.blocking_send(lift).is_ok())
+    });
+    let mut committer = Committer::new(store.clone(), tally_ix, now);
+    let mut finder_done = false;
+    let mut chunk = Vec::with_capacity(CHUNK);
+    loop {
+        let take = !finder_done && committer.wants_more();
+        if !take && !committer.has_in_flight() {
+            break;
         }
-        batch.push(to_new_event(&event));
-        for (id, chit) in ids.iter().zip(&chits) {
-            let state = tallies.remove(id).expect("checked above");
-            tallies.insert(*id, Tally::evolve(state, chit));
-            batch.push(to_new_event(chit));
+        tokio::select! {
+            taken = found.recv_many(&mut chunk, CHUNK), if take => {
+                if taken == 0 {
+                    finder_done = true;
+                } else {
+                    committer.add(std::mem::take(&mut chunk)).await;
+                }
+            }
+            () = committer.settle_next(), if committer.has_in_flight() => {}
         }
     }
-    if !batch.is_empty() {
-        append_lifts(store, lifts_version, batch).await?;
-    }
+    drop(found); // a finder still searching (after an error) stops at its next lift
+    let finder = finder.await.map_err(|err| AppError::Database(format!("the lift finder failed: {err}")));
+    let run = committer.finish()?;
+    finder?;
     Ok(run)
-}
-
-async fn lifts_stream_version(store: &Store) -> AppResult<i64> {
-    let client = store.pool().get().await?;
-    let row = client
-        .query_one("SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1", &[&streams::LIFTS])
-        .await?;
-    Ok(row.get(0))
-}
-
-/// Appends whole lifts (never split across appends); returns the new stream version.
-async fn append_lifts(store: &Store, version: i64, batch: Vec<NewEvent>) -> AppResult<i64> {
-    let appended = store.append(streams::LIFTS, expected(version), batch).await.map_err(AppError::Append)?;
-    Ok(appended.stream_version)
 }
 
 /// How often the periodic run looks at the configuration when lifts are switched off (lift_period_s = 0) or

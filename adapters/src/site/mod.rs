@@ -2,6 +2,8 @@
 //! with `Expected::Exact`. Used by the HTTP adapter (users) and by `notch admin` / `notch lift` (operator).
 
 pub mod admin;
+pub mod lift_commit;
+pub mod lift_graph;
 pub mod lifts;
 pub mod locks;
 pub mod log;

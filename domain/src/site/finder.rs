@@ -311,22 +311,41 @@ impl Finder {
 /// committed. Each lift saturates at least one edge. Since capacities only shrink during a run, a user whose
 /// cycles are exhausted can never be on a cycle again and is left out of every later search.
 pub fn clear(g: &mut LiftGraph, max_len: usize, max_lifts: usize) -> Vec<FoundLift> {
+    let mut lifts = Vec::new();
+    clear_each(g, max_len, max_lifts, |lift| {
+        lifts.push(lift);
+        true
+    });
+    lifts
+}
+
+/// [`clear`], handing each lift to `emit` as soon as it is found (so a caller can commit lifts while the
+/// search goes on); stops early when `emit` returns false. Returns how many lifts were emitted.
+pub fn clear_each(
+    g: &mut LiftGraph,
+    max_len: usize,
+    max_lifts: usize,
+    mut emit: impl FnMut(FoundLift) -> bool,
+) -> usize {
     let users = g.users();
     let mut finder = Finder::new(users);
-    let mut lifts = Vec::new();
     let mut excluded = vec![false; users];
+    let mut emitted = 0;
     for start in 0..users as UserIx {
-        while lifts.len() < max_lifts {
+        while emitted < max_lifts {
             let Some(edges) = finder.one_cycle(g, start, max_len, &excluded) else {
                 break;
             };
             let units_milli = edges.iter().map(|&e| g.capacity(e)).min().unwrap_or(0);
             g.apply(&edges, units_milli);
-            lifts.push(FoundLift { edges, units_milli });
+            emitted += 1;
+            if !emit(FoundLift { edges, units_milli }) {
+                return emitted;
+            }
         }
         excluded[start as usize] = true;
     }
-    lifts
+    emitted
 }
 
 #[cfg(test)]

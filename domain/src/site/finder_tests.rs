@@ -85,6 +85,28 @@ fn limit_bounds_the_result() {
     assert_eq!(Finder::new(3).cycles_through(&g, 0, 3, 5).len(), 5);
 }
 
+#[test]
+fn clear_each_hands_over_the_lifts_clear_finds_and_stops_when_told() {
+    // Two disjoint triangles: two lifts.
+    let tallies: Vec<GraphTally> = (0..6).map(|i| tally(i, i / 3 * 3 + (i + 1) % 3, 10 + i as i64)).collect();
+    let expected = clear(&mut LiftGraph::new(6, tallies.clone()), 8, 100);
+    assert_eq!(expected.len(), 2);
+    let mut emitted = Vec::new();
+    let count = clear_each(&mut LiftGraph::new(6, tallies.clone()), 8, 100, |lift| {
+        emitted.push(lift);
+        true
+    });
+    assert_eq!((count, &emitted), (2, &expected));
+    let mut first = Vec::new();
+    let mut g = LiftGraph::new(6, tallies);
+    let count = clear_each(&mut g, 8, 100, |lift| {
+        first.push(lift);
+        false
+    });
+    assert_eq!((count, first.as_slice()), (1, &expected[..1]));
+    assert_eq!(clear(&mut g, 8, 100), expected[1..], "the second cycle is left untouched");
+}
+
 prop_compose! {
     fn network()(users in 2usize..9)(
         users in Just(users),
