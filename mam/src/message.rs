@@ -120,6 +120,20 @@ impl SealedMessage {
             .map_err(|_| MamError::BadSignature)
     }
 
+    /// Checks the signatures of many messages at once (the ledger, for the posts that arrived
+    /// together): one Ed25519 batch equation costs about half as much per signature as checking
+    /// each alone. Small-order (weak) channel keys and non-canonical signatures are refused as in
+    /// [`Self::verify_signature`]; the batch equation is the cofactored one of RFC 8032, so only a
+    /// signature its own key holder built with a small-order component could pass here and fail a
+    /// reader's strict check (and then only in that key holder's own channel). When the batch
+    /// fails, every message is checked alone with the strict check, which decides each verdict.
+    pub fn verify_signatures(messages: &[&SealedMessage]) -> Vec<Result<(), MamError>> {
+        if messages.len() > 1 && batch_verifies(messages) {
+            return vec![Ok(()); messages.len()];
+        }
+        messages.iter().map(|m| m.verify_signature()).collect()
+    }
+
     /// Decrypts under `side_key` (checks nothing else: use [`crate::Reader::open`] to follow a chain).
     pub fn decrypt(&self, side_key: &SideKey) -> Result<Vec<u8>, MamError> {
         let cipher = XChaCha20Poly1305::new(&side_key.encryption_key(&self.channel, self.epoch).into());
@@ -220,4 +234,18 @@ impl<'a> Cursor<'a> {
     fn array<const N: usize>(&mut self) -> Result<[u8; N], MamError> {
         Ok(self.take(N)?.try_into().expect("take returned N bytes"))
     }
+}
+
+/// Whether every message's signature holds, by one batch equation (see
+/// [`SealedMessage::verify_signatures`]).
+fn batch_verifies(messages: &[&SealedMessage]) -> bool {
+    let keys: Option<Vec<VerifyingKey>> = messages
+        .iter()
+        .map(|m| VerifyingKey::from_bytes(&m.channel).ok().filter(|key| !key.is_weak()))
+        .collect();
+    let Some(keys) = keys else { return false };
+    let signed: Vec<Vec<u8>> = messages.iter().map(|m| m.signed_bytes()).collect();
+    let signed: Vec<&[u8]> = signed.iter().map(Vec::as_slice).collect();
+    let signatures: Vec<Signature> = messages.iter().map(|m| Signature::from_bytes(&m.signature)).collect();
+    ed25519_dalek::verify_batch(&signed, &signatures, &keys).is_ok()
 }
