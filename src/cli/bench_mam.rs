@@ -1,7 +1,8 @@
 //! `notch bench mam`: simulated P1 devices, each publishing one sealed message a second, posting
 //! over HTTP to this node's MAM endpoint (signature check, sequence rules, signed append) in a
 //! scratch database. Latency runs from each message's scheduled send time to the ledger's answer,
-//! so a ledger that falls behind shows it (no coordinated omission).
+//! so a ledger that falls behind shows it (no coordinated omission). The devices seal their messages
+//! before the clock starts (see [`seal_all`]).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,12 +15,15 @@ use events::{Store, StoreOptions};
 use hdrhistogram::Histogram;
 use rand::SeedableRng;
 use serde_json::json;
-use tokio::sync::{watch, Mutex, Semaphore};
+use reqwest::header::CONTENT_TYPE;
+use tokio::sync::{watch, Semaphore};
 
 use super::node::DbArgs;
 
 /// Requests in flight at once (the HTTP connection pool's bound as well).
 const MAX_IN_FLIGHT: usize = 512;
+/// Messages sealed before a run (about 1.7 KB each).
+const MAX_MESSAGES: u64 = 1_000_000;
 
 #[derive(Args)]
 pub struct BenchMamArgs {
@@ -39,6 +43,10 @@ pub struct BenchMamArgs {
 pub async fn run(args: BenchMamArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.devices >= 1 && args.devices <= 100_000, "--devices must be in 1..=100000");
     anyhow::ensure!(args.seconds >= 1 && args.seconds <= 60, "--seconds must be in 1..=60");
+    anyhow::ensure!(
+        args.devices as u64 * args.seconds <= MAX_MESSAGES,
+        "--devices times --seconds must be at most {MAX_MESSAGES} (every message is sealed in memory first)"
+    );
     let scratch = format!("notch_bench_mam_{}", std::process::id());
     let database = Database::open_scratch(&args.db.target(), &scratch).await?;
     let result = measure(&args, &database).await;
@@ -69,12 +77,39 @@ pub async fn run(args: BenchMamArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-struct Device {
-    channel: mam::Channel,
-    rng: rand_chacha::ChaCha20Rng,
+/// Every message of the run as the request body its device posts, in sending order (message `n`
+/// is device `n % devices`'s message `n / devices`). Sealing is the devices' own work (each is a
+/// Raspberry Pi of its own), so it is done here, before the clock starts, on all cores; the HTTP
+/// requests themselves are made at their scheduled times.
+fn seal_all(devices: usize, seconds: usize) -> Vec<Vec<u8>> {
+    use rayon::prelude::*;
+    let payload = notch_p1::bench::sample_telegram().into_bytes();
+    let mut per_device: Vec<Vec<Vec<u8>>> = (0..devices)
+        .into_par_iter()
+        .map(|d| {
+            let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(d as u64);
+            let mut channel = mam::Channel::create(&mut rng);
+            let mut bodies: Vec<Vec<u8>> = (0..seconds)
+                .map(|_| {
+                    let envelope = channel.publish(&payload, &mut rng).to_envelope();
+                    serde_json::to_vec(&envelope).expect("an envelope serialises")
+                })
+                .collect();
+            // Reversed, so that popping takes the device's messages in order.
+            bodies.reverse();
+            bodies
+        })
+        .collect();
+    (0..devices * seconds).map(|n| per_device[n % devices].pop().expect("one body per device and second")).collect()
 }
 
 async fn measure(args: &BenchMamArgs, database: &Database) -> anyhow::Result<(f64, usize, Histogram<u64>, u64)> {
+    let total = args.devices * args.seconds as usize;
+    let bodies = tokio::task::spawn_blocking({
+        let (devices, seconds) = (args.devices, args.seconds as usize);
+        move || seal_all(devices, seconds)
+    })
+    .await?;
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
     let options = StoreOptions { pool_size: 16, set_role: database.service_set_role.clone() };
     let store = Store::open(database.service.clone(), key, options).await?;
@@ -87,23 +122,14 @@ async fn measure(args: &BenchMamArgs, database: &Database) -> anyhow::Result<(f6
     let url = format!("http://{addr}/mam/messages");
     let http =
         reqwest::Client::builder().pool_max_idle_per_host(MAX_IN_FLIGHT).timeout(Duration::from_secs(10)).build()?;
-    let payload = notch_p1::bench::sample_telegram().into_bytes();
-    let devices: Vec<Arc<Mutex<Device>>> = (0..args.devices)
-        .map(|d| {
-            let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(d as u64);
-            let channel = mam::Channel::create(&mut rng);
-            Arc::new(Mutex::new(Device { channel, rng }))
-        })
-        .collect();
 
     // Device d sends its k-th message at start + k s + d/devices s.
-    let total = args.devices * args.seconds as usize;
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let results = Arc::new(std::sync::Mutex::new((Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?, 0u64)));
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(total);
     let end = start + Duration::from_secs(args.seconds);
-    for n in 0..total {
+    for (n, body) in bodies.into_iter().enumerate() {
         let (second, d) = (n / args.devices, n % args.devices);
         let due = start + Duration::from_secs(second as u64) + Duration::from_secs_f64(d as f64 / args.devices as f64);
         // A ledger that cannot keep up does not stretch the run: what is not sent by the end
@@ -113,15 +139,10 @@ async fn measure(args: &BenchMamArgs, database: &Database) -> anyhow::Result<(f6
         }
         tokio::time::sleep_until(due.into()).await;
         let permit = in_flight.clone().acquire_owned().await?;
-        let (device, http, url, payload, results) =
-            (devices[d].clone(), http.clone(), url.clone(), payload.clone(), results.clone());
+        let request = http.post(&url).header(CONTENT_TYPE, "application/json").body(body);
+        let results = results.clone();
         tasks.push(tokio::spawn(async move {
-            let envelope = {
-                let mut dev = device.lock().await;
-                let Device { channel, rng } = &mut *dev;
-                channel.publish(&payload, rng).to_envelope()
-            };
-            let ok = matches!(http.post(&url).json(&envelope).send().await.map(|r| r.status().as_u16()), Ok(201));
+            let ok = matches!(request.send().await.map(|r| r.status().as_u16()), Ok(201));
             let latency = due.elapsed().as_micros() as u64;
             drop(permit);
             if ok {
