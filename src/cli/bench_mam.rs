@@ -4,24 +4,34 @@
 //! so a ledger that falls behind shows it (no coordinated omission). The devices seal their messages
 //! before the clock starts (see [`seal_all`]).
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use clap::Args;
 use ed25519_dalek::SigningKey;
 use events::database::Database;
 use events::{Store, StoreOptions};
 use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
 use rand::SeedableRng;
 use serde_json::json;
-use reqwest::header::CONTENT_TYPE;
-use tokio::sync::{watch, Semaphore};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch, Mutex};
 
 use super::node::DbArgs;
 
-/// Requests in flight at once (the HTTP connection pool's bound as well).
-const MAX_IN_FLIGHT: usize = 512;
+/// Keep-alive HTTP/1.1 connections the simulated devices share: the bound on requests in flight.
+const CONNECTIONS: usize = 512;
+/// A request unanswered this long counts as not stored; so do those in flight this long after the
+/// end of the run.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages sealed before a run (about 1.7 KB each).
 const MAX_MESSAGES: u64 = 1_000_000;
 
@@ -54,7 +64,8 @@ pub async fn run(args: BenchMamArgs) -> anyhow::Result<ExitCode> {
         tracing::warn!("dropping the scratch database {scratch}: {err:#}");
     }
     database.close().await;
-    let (msgs_per_s, offered, latencies, not_stored) = result?;
+    let Outcome { msgs_per_s, not_stored, refused, latencies } = result?;
+    let offered = args.devices;
     let p50 = latencies.value_at_quantile(0.50) as f64 / 1000.0;
     let p99 = latencies.value_at_quantile(0.99) as f64 / 1000.0;
     if args.json {
@@ -66,13 +77,14 @@ pub async fn run(args: BenchMamArgs) -> anyhow::Result<ExitCode> {
                 "p50_ms": (p50 * 1000.0).round() / 1000.0,
                 "p99_ms": (p99 * 1000.0).round() / 1000.0,
                 "not_stored": not_stored,
+                "refused": refused,
                 "devices": args.devices,
                 "seconds": args.seconds,
             })
         );
     } else {
         println!("mam: {} devices x 1 message/s for {} s over HTTP", args.devices, args.seconds);
-        println!("  stored   {msgs_per_s:>10.0} msgs/s of {offered} offered   p50 {p50:.2} ms   p99 {p99:.2} ms   not stored {not_stored}");
+        println!("  stored   {msgs_per_s:>10.0} msgs/s of {offered} offered   p50 {p50:.2} ms   p99 {p99:.2} ms   not stored {not_stored} (refused {refused})");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -103,7 +115,7 @@ fn seal_all(devices: usize, seconds: usize) -> Vec<Vec<u8>> {
     (0..devices * seconds).map(|n| per_device[n % devices].pop().expect("one body per device and second")).collect()
 }
 
-async fn measure(args: &BenchMamArgs, database: &Database) -> anyhow::Result<(f64, usize, Histogram<u64>, u64)> {
+async fn measure(args: &BenchMamArgs, database: &Database) -> anyhow::Result<Outcome> {
     let total = args.devices * args.seconds as usize;
     let bodies = tokio::task::spawn_blocking({
         let (devices, seconds) = (args.devices, args.seconds as usize);
@@ -119,57 +131,126 @@ async fn measure(args: &BenchMamArgs, database: &Database) -> anyhow::Result<(f6
     };
     let (addr, server) = adapters::http::serve("127.0.0.1:0".parse()?, store, shutdown).await?;
     let server = tokio::spawn(server);
-    let url = format!("http://{addr}/mam/messages");
-    let http =
-        reqwest::Client::builder().pool_max_idle_per_host(MAX_IN_FLIGHT).timeout(Duration::from_secs(10)).build()?;
 
-    // Device d sends its k-th message at start + k s + d/devices s.
-    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let results = Arc::new(std::sync::Mutex::new((Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?, 0u64)));
     let start = Instant::now();
-    let mut tasks = Vec::with_capacity(total);
     let end = start + Duration::from_secs(args.seconds);
+    let tally = Arc::new(std::sync::Mutex::new(Tally {
+        latencies: Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?,
+        stored: 0,
+        refused: 0,
+    }));
+    // The queue holds at most the run's messages, which are all in memory already.
+    let (queue, jobs) = mpsc::unbounded_channel::<Job>();
+    let jobs = Arc::new(Mutex::new(jobs));
+    let mut connections: Vec<_> =
+        (0..CONNECTIONS).map(|_| tokio::spawn(connection(addr, jobs.clone(), end, tally.clone()))).collect();
+    // Device d sends its k-th message at start + k s + d/devices s, whether or not the ledger has
+    // answered the earlier ones.
     for (n, body) in bodies.into_iter().enumerate() {
         let (second, d) = (n / args.devices, n % args.devices);
         let due = start + Duration::from_secs(second as u64) + Duration::from_secs_f64(d as f64 / args.devices as f64);
-        // A ledger that cannot keep up does not stretch the run: what is not sent by the end
-        // counts as not stored.
-        if Instant::now() >= end {
+        tokio::time::sleep_until(due.into()).await;
+        queue.send(Job { due, body: Bytes::from(body) })?;
+    }
+    drop(queue);
+    // Requests in flight at the end get a bounded grace period.
+    let grace = (end + REQUEST_TIMEOUT).into();
+    for task in &mut connections {
+        if tokio::time::timeout_at(grace, task).await.is_err() {
             break;
         }
-        tokio::time::sleep_until(due.into()).await;
-        let permit = in_flight.clone().acquire_owned().await?;
-        let request = http.post(&url).header(CONTENT_TYPE, "application/json").body(body);
-        let results = results.clone();
-        tasks.push(tokio::spawn(async move {
-            let ok = matches!(request.send().await.map(|r| r.status().as_u16()), Ok(201));
-            let latency = due.elapsed().as_micros() as u64;
-            drop(permit);
-            if ok {
-                let mut r = results.lock().expect("results lock");
-                r.0.saturating_record(latency);
-                r.1 += 1;
-            }
-        }));
     }
-    // Requests in flight at the end get a bounded grace period.
-    let grace = tokio::time::sleep(Duration::from_secs(10));
-    tokio::pin!(grace);
-    for task in tasks {
-        tokio::select! {
-            joined = task => joined?,
-            _ = &mut grace => break,
-        }
-    }
+    connections.iter().for_each(|task| task.abort());
     let elapsed = start.elapsed().as_secs_f64();
     let _ = stop_tx.send(true);
     let _ = server.await;
-    let (latencies, stored) = std::mem::replace(&mut *results.lock().expect("results lock"), (Histogram::new(3)?, 0));
-    Ok((
-        stored as f64 / elapsed,
-        args.devices,
-        latencies,
+    let tally = std::mem::replace(
+        &mut *tally.lock().expect("tally lock"),
+        Tally { latencies: Histogram::new(3)?, stored: 0, refused: 0 },
+    );
+    Ok(Outcome {
+        msgs_per_s: tally.stored as f64 / elapsed,
         // Refused, failed, unanswered within the grace period, or never sent.
-        total as u64 - stored,
-    ))
+        not_stored: total as u64 - tally.stored,
+        refused: tally.refused,
+        latencies: tally.latencies,
+    })
+}
+
+struct Outcome {
+    msgs_per_s: f64,
+    not_stored: u64,
+    refused: u64,
+    latencies: Histogram<u64>,
+}
+
+/// One message, due at its device's scheduled time.
+struct Job {
+    due: Instant,
+    body: Bytes,
+}
+
+struct Tally {
+    latencies: Histogram<u64>,
+    stored: u64,
+    /// Answered with anything but 201 (none are expected: every message is the next of its channel).
+    refused: u64,
+}
+
+/// One keep-alive HTTP/1.1 connection posting the next due message whenever it is free. A message
+/// taken after the end of the run is not sent (it counts as not stored): a ledger that cannot
+/// keep up does not stretch the run.
+async fn connection(
+    addr: SocketAddr,
+    jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
+    end: Instant,
+    tally: Arc<std::sync::Mutex<Tally>>,
+) {
+    let mut sender = None;
+    loop {
+        let Some(job) = jobs.lock().await.recv().await else { break };
+        if Instant::now() >= end {
+            continue;
+        }
+        let answer = tokio::time::timeout(REQUEST_TIMEOUT, post(addr, &mut sender, job.body)).await;
+        let latency = job.due.elapsed().as_micros() as u64;
+        let mut tally = tally.lock().expect("tally lock");
+        match answer {
+            Ok(Ok(StatusCode::CREATED)) => {
+                tally.latencies.saturating_record(latency);
+                tally.stored += 1;
+            }
+            Ok(Ok(_)) => tally.refused += 1,
+            // A failed or timed-out request leaves the connection in an unknown state.
+            Ok(Err(_)) | Err(_) => sender = None,
+        }
+    }
+}
+
+async fn post(
+    addr: SocketAddr,
+    sender: &mut Option<SendRequest<Full<Bytes>>>,
+    body: Bytes,
+) -> anyhow::Result<StatusCode> {
+    let open = match sender.take() {
+        Some(open) if !open.is_closed() => open,
+        _ => {
+            let stream = TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            let (open, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(connection);
+            open
+        }
+    };
+    let open = sender.insert(open);
+    open.ready().await?;
+    let request = Request::post("/mam/messages")
+        .header(HOST, addr.to_string())
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(body))?;
+    let response = open.send_request(request).await?;
+    let status = response.status();
+    // Read the (small) answer to the end so the connection can carry the next request.
+    response.into_body().collect().await?;
+    Ok(status)
 }
