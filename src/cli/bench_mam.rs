@@ -4,8 +4,10 @@
 //! so a ledger that falls behind shows it (no coordinated omission). The devices seal their messages
 //! before the clock starts (see [`seal_all`]).
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +25,7 @@ use hyper_util::rt::TokioIo;
 use rand::SeedableRng;
 use serde_json::json;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch, Mutex};
+use tokio::sync::{mpsc, watch, Mutex, Notify};
 
 use super::node::DbArgs;
 
@@ -134,38 +136,39 @@ async fn measure(args: &BenchMamArgs, database: &Database) -> anyhow::Result<Out
 
     let start = Instant::now();
     let end = start + Duration::from_secs(args.seconds);
-    let tally = Arc::new(std::sync::Mutex::new(Tally {
-        latencies: Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?,
-        stored: 0,
-        refused: 0,
-    }));
-    // The queue holds at most the run's messages, which are all in memory already.
     let (queue, jobs) = mpsc::unbounded_channel::<Job>();
-    let jobs = Arc::new(Mutex::new(jobs));
-    let mut connections: Vec<_> =
-        (0..CONNECTIONS).map(|_| tokio::spawn(connection(addr, jobs.clone(), end, tally.clone()))).collect();
-    // Device d sends its k-th message at start + k s + d/devices s, whether or not the ledger has
+    let run = Arc::new(Run {
+        addr,
+        end,
+        queue,
+        jobs: Mutex::new(jobs),
+        devices: (0..args.devices).map(|_| std::sync::Mutex::new(Device::default())).collect(),
+        unsettled: AtomicUsize::new(total),
+        all_settled: Notify::new(),
+        tally: std::sync::Mutex::new(Tally {
+            latencies: Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?,
+            stored: 0,
+            refused: 0,
+        }),
+    });
+    let connections: Vec<_> = (0..CONNECTIONS).map(|_| tokio::spawn(connection(run.clone()))).collect();
+    // Device d's k-th message is due at start + k s + d/devices s, whether or not the ledger has
     // answered the earlier ones.
     for (n, body) in bodies.into_iter().enumerate() {
-        let (second, d) = (n / args.devices, n % args.devices);
-        let due = start + Duration::from_secs(second as u64) + Duration::from_secs_f64(d as f64 / args.devices as f64);
+        let (second, device) = (n / args.devices, n % args.devices);
+        let due =
+            start + Duration::from_secs(second as u64) + Duration::from_secs_f64(device as f64 / args.devices as f64);
         tokio::time::sleep_until(due.into()).await;
-        queue.send(Job { due, body: Bytes::from(body) })?;
+        run.due(Job { device, due, body: Bytes::from(body) });
     }
-    drop(queue);
     // Requests in flight at the end get a bounded grace period.
-    let grace = (end + REQUEST_TIMEOUT).into();
-    for task in &mut connections {
-        if tokio::time::timeout_at(grace, task).await.is_err() {
-            break;
-        }
-    }
+    let _ = tokio::time::timeout_at((end + REQUEST_TIMEOUT).into(), run.all_settled.notified()).await;
     connections.iter().for_each(|task| task.abort());
     let elapsed = start.elapsed().as_secs_f64();
     let _ = stop_tx.send(true);
     let _ = server.await;
     let tally = std::mem::replace(
-        &mut *tally.lock().expect("tally lock"),
+        &mut *run.tally.lock().expect("tally lock"),
         Tally { latencies: Histogram::new(3)?, stored: 0, refused: 0 },
     );
     Ok(Outcome {
@@ -186,8 +189,17 @@ struct Outcome {
 
 /// One message, due at its device's scheduled time.
 struct Job {
+    device: usize,
     due: Instant,
     body: Bytes,
+}
+
+/// A device posts one message at a time, oldest first, as `notch-p1`'s publisher does: a message
+/// that falls due while the previous one is unanswered waits here (at most the run's messages).
+#[derive(Default)]
+struct Device {
+    busy: bool,
+    backlog: VecDeque<Job>,
 }
 
 struct Tally {
@@ -197,33 +209,72 @@ struct Tally {
     refused: u64,
 }
 
-/// One keep-alive HTTP/1.1 connection posting the next due message whenever it is free. A message
-/// taken after the end of the run is not sent (it counts as not stored): a ledger that cannot
-/// keep up does not stretch the run.
-async fn connection(
+/// What the connections share.
+struct Run {
     addr: SocketAddr,
-    jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
     end: Instant,
-    tally: Arc<std::sync::Mutex<Tally>>,
-) {
+    /// Messages ready to post; holds at most the run's messages, which are all in memory already.
+    queue: mpsc::UnboundedSender<Job>,
+    jobs: Mutex<mpsc::UnboundedReceiver<Job>>,
+    devices: Vec<std::sync::Mutex<Device>>,
+    /// Messages neither answered nor given up yet.
+    unsettled: AtomicUsize,
+    all_settled: Notify,
+    tally: std::sync::Mutex<Tally>,
+}
+
+impl Run {
+    /// A message falls due: posted next, or queued behind its device's unanswered one.
+    fn due(&self, job: Job) {
+        let mut device = self.devices[job.device].lock().expect("device lock");
+        if device.busy {
+            device.backlog.push_back(job);
+        } else {
+            device.busy = true;
+            drop(device);
+            let _ = self.queue.send(job);
+        }
+    }
+
+    /// A device's message is answered or given up: its next waiting message goes out.
+    fn settled(&self, device: usize) {
+        let next = {
+            let mut device = self.devices[device].lock().expect("device lock");
+            let next = device.backlog.pop_front();
+            device.busy = next.is_some();
+            next
+        };
+        if let Some(job) = next {
+            let _ = self.queue.send(job);
+        }
+        if self.unsettled.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.all_settled.notify_one();
+        }
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection posting the next ready message whenever it is free. A
+/// message taken after the end of the run is not sent (it counts as not stored): a ledger that
+/// cannot keep up does not stretch the run.
+async fn connection(run: Arc<Run>) {
     let mut sender = None;
     loop {
-        let Some(job) = jobs.lock().await.recv().await else { break };
-        if Instant::now() >= end {
-            continue;
-        }
-        let answer = tokio::time::timeout(REQUEST_TIMEOUT, post(addr, &mut sender, job.body)).await;
-        let latency = job.due.elapsed().as_micros() as u64;
-        let mut tally = tally.lock().expect("tally lock");
-        match answer {
-            Ok(Ok(StatusCode::CREATED)) => {
-                tally.latencies.saturating_record(latency);
-                tally.stored += 1;
+        let Some(job) = run.jobs.lock().await.recv().await else { break };
+        if Instant::now() < run.end {
+            let answer = tokio::time::timeout(REQUEST_TIMEOUT, post(run.addr, &mut sender, job.body)).await;
+            let latency = job.due.elapsed().as_micros() as u64;
+            let mut tally = run.tally.lock().expect("tally lock");
+            match answer {
+                Ok(Ok(StatusCode::CREATED)) => {
+                    tally.latencies.saturating_record(latency);
+                    tally.stored += 1;
+                }
+                Ok(Ok(_)) => tally.refused += 1,
+                // A failed or timed-out request leaves the connection in an unknown state.
+                Ok(Err(_)) | Err(_) => sender = None,
             }
-            Ok(Ok(_)) => tally.refused += 1,
-            // A failed or timed-out request leaves the connection in an unknown state.
-            Ok(Err(_)) | Err(_) => sender = None,
         }
+        run.settled(job.device);
     }
 }
 
