@@ -128,10 +128,27 @@ impl SealedMessage {
     /// reader's strict check (and then only in that key holder's own channel). When the batch
     /// fails, every message is checked alone with the strict check, which decides each verdict.
     pub fn verify_signatures(messages: &[&SealedMessage]) -> Vec<Result<(), MamError>> {
-        if messages.len() > 1 && batch_verifies(messages) {
+        let keys: Option<Vec<VerifyingKey>> = messages.iter().map(|m| m.channel_key()).collect();
+        match keys {
+            Some(keys) => Self::verify_signatures_under(messages, &keys),
+            None => messages.iter().map(|m| m.verify_signature()).collect(),
+        }
+    }
+
+    /// [`Self::verify_signatures`] with the channel keys already decoded (decoding one costs about
+    /// a fifth of a batched check, so the ledger keeps them): `keys[i]` is `messages[i]`'s channel
+    /// key; a key that is weak or not that channel's fails the batch, and the strict check decides.
+    pub fn verify_signatures_under(messages: &[&SealedMessage], keys: &[VerifyingKey]) -> Vec<Result<(), MamError>> {
+        if messages.len() > 1 && batch_verifies(messages, keys) {
             return vec![Ok(()); messages.len()];
         }
         messages.iter().map(|m| m.verify_signature()).collect()
+    }
+
+    /// The channel's public key, unless it is not a curve point or is weak (small order): such a
+    /// key can never pass [`Self::verify_signature`].
+    pub fn channel_key(&self) -> Option<VerifyingKey> {
+        VerifyingKey::from_bytes(&self.channel).ok().filter(|key| !key.is_weak())
     }
 
     /// Decrypts under `side_key` (checks nothing else: use [`crate::Reader::open`] to follow a chain).
@@ -236,16 +253,16 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Whether every message's signature holds, by one batch equation (see
+/// Whether every message's signature holds under its key, by one batch equation (see
 /// [`SealedMessage::verify_signatures`]).
-fn batch_verifies(messages: &[&SealedMessage]) -> bool {
-    let keys: Option<Vec<VerifyingKey>> = messages
-        .iter()
-        .map(|m| VerifyingKey::from_bytes(&m.channel).ok().filter(|key| !key.is_weak()))
-        .collect();
-    let Some(keys) = keys else { return false };
+fn batch_verifies(messages: &[&SealedMessage], keys: &[VerifyingKey]) -> bool {
+    let keys_fit = keys.len() == messages.len()
+        && messages.iter().zip(keys).all(|(m, key)| key.as_bytes() == &m.channel && !key.is_weak());
+    if !keys_fit {
+        return false;
+    }
     let signed: Vec<Vec<u8>> = messages.iter().map(|m| m.signed_bytes()).collect();
     let signed: Vec<&[u8]> = signed.iter().map(Vec::as_slice).collect();
     let signatures: Vec<Signature> = messages.iter().map(|m| Signature::from_bytes(&m.signature)).collect();
-    ed25519_dalek::verify_batch(&signed, &signatures, &keys).is_ok()
+    ed25519_dalek::verify_batch(&signed, &signatures, keys).is_ok()
 }

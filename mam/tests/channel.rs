@@ -194,4 +194,12 @@ fn batch_verification_gives_each_message_its_own_verdict() {
     assert!(matches!(verdicts[1], Err(MamError::BadSignature)));
     assert!(SealedMessage::verify_signatures(&[&forged]).iter().all(Result::is_err));
     assert!(SealedMessage::verify_signatures(&[]).is_empty());
+    // Keys handed in must be the messages' own.
+    let keys: Vec<_> = [&good[0], &good[1]].iter().map(|m| m.channel_key().unwrap()).collect();
+    assert!(SealedMessage::verify_signatures_under(&[&good[0], &good[1]], &keys).iter().all(Result::is_ok));
+    let swapped = [keys[1], keys[0]];
+    assert!(SealedMessage::verify_signatures_under(&[&good[0], &good[1]], &swapped).iter().all(Result::is_ok));
+    let verdicts = SealedMessage::verify_signatures_under(&[&good[0], &flipped], &[keys[0], good[4].channel_key().unwrap()]);
+    assert_eq!(verdicts.iter().map(Result::is_ok).collect::<Vec<_>>(), [true, false]);
+    assert!(forged.channel_key().is_none());
 }

@@ -5,8 +5,10 @@
 //! rounds grow and each signature costs about half of a single check. (Not on rayon: its idle
 //! threads spin with `sched_yield` between the many short rounds, measured at 4 % of the process.)
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
+use ed25519_dalek::VerifyingKey;
 use mam::{MamError, SealedMessage};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
@@ -14,6 +16,8 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 const QUEUE: usize = 4096;
 /// Most signatures one round checks: bounds a round's time (about 25 µs per signature).
 const MAX_PER_ROUND: usize = 256;
+/// Channel keys kept decoded; beyond this the memory starts over (about 200 bytes each).
+const MAX_CACHED_KEYS: usize = 100_000;
 
 struct Job {
     message: Arc<SealedMessage>,
@@ -47,9 +51,36 @@ fn start() -> mpsc::Sender<Job> {
     jobs
 }
 
+/// Decoded channel keys (decoding is a square root in the field, a fifth of a batched check).
+#[derive(Default)]
+struct Keys(Mutex<HashMap<[u8; 32], VerifyingKey>>);
+
+impl Keys {
+    /// Each message's channel key, or `None` if one is not a usable key (the strict check then
+    /// gives that message its verdict).
+    fn of(&self, messages: &[&SealedMessage]) -> Option<Vec<VerifyingKey>> {
+        let mut keys = self.0.lock().expect("keys lock");
+        messages
+            .iter()
+            .map(|m| match keys.get(&m.channel) {
+                Some(key) => Some(*key),
+                None => {
+                    let key = m.channel_key()?;
+                    if keys.len() >= MAX_CACHED_KEYS {
+                        keys.clear();
+                    }
+                    keys.insert(m.channel, key);
+                    Some(key)
+                }
+            })
+            .collect()
+    }
+}
+
 async fn check(mut queue: mpsc::Receiver<Job>) {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let rounds = Arc::new(Semaphore::new(cores));
+    let keys = Arc::new(Keys::default());
     while let Some(first) = queue.recv().await {
         // Waiting for a free core first lets the round gather every post that arrives meanwhile.
         let Ok(core) = rounds.clone().acquire_owned().await else { break };
@@ -58,9 +89,13 @@ async fn check(mut queue: mpsc::Receiver<Job>) {
             let Ok(job) = queue.try_recv() else { break };
             round.push(job);
         }
+        let keys = keys.clone();
         tokio::task::spawn_blocking(move || {
             let messages: Vec<&SealedMessage> = round.iter().map(|job| job.message.as_ref()).collect();
-            let verdicts = SealedMessage::verify_signatures(&messages);
+            let verdicts = match keys.of(&messages) {
+                Some(keys) => SealedMessage::verify_signatures_under(&messages, &keys),
+                None => SealedMessage::verify_signatures(&messages),
+            };
             for (job, verdict) in round.into_iter().zip(verdicts) {
                 let _ = job.verdict.send(verdict);
             }
