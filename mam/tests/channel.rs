@@ -199,7 +199,8 @@ fn batch_verification_gives_each_message_its_own_verdict() {
     assert!(SealedMessage::verify_signatures_under(&[&good[0], &good[1]], &keys).iter().all(Result::is_ok));
     let swapped = [keys[1], keys[0]];
     assert!(SealedMessage::verify_signatures_under(&[&good[0], &good[1]], &swapped).iter().all(Result::is_ok));
-    let verdicts = SealedMessage::verify_signatures_under(&[&good[0], &flipped], &[keys[0], good[4].channel_key().unwrap()]);
+    let verdicts =
+        SealedMessage::verify_signatures_under(&[&good[0], &flipped], &[keys[0], good[4].channel_key().unwrap()]);
     assert_eq!(verdicts.iter().map(Result::is_ok).collect::<Vec<_>>(), [true, false]);
     assert!(forged.channel_key().is_none());
 }

@@ -54,16 +54,17 @@ impl Heads {
 }
 
 pub fn routes(store: Store) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    let post = warp::path!("mam" / "messages")
-        .and(warp::post())
-        .and(warp::body::content_length_limit(MAX_BODY_BYTES))
-        .and(warp::body::bytes())
-        .and(with(store.clone()))
-        .and(with(Heads::default()))
-        .and(with(Signatures::default()))
-        .then(|body, store, heads, signatures| async move {
-            respond(store_message(body, store, heads, signatures).await)
-        });
+    let post =
+        warp::path!("mam" / "messages")
+            .and(warp::post())
+            .and(warp::body::content_length_limit(MAX_BODY_BYTES))
+            .and(warp::body::bytes())
+            .and(with(store.clone()))
+            .and(with(Heads::default()))
+            .and(with(Signatures::default()))
+            .then(|body, store, heads, signatures| async move {
+                respond(store_message(body, store, heads, signatures).await)
+            });
     let get = warp::path!("mam" / "messages" / String)
         .and(warp::get())
         .and(with(store))
