@@ -120,6 +120,37 @@ impl SealedMessage {
             .map_err(|_| MamError::BadSignature)
     }
 
+    /// Checks the signatures of many messages at once (the ledger, for the posts that arrived
+    /// together): one Ed25519 batch equation costs about half as much per signature as checking
+    /// each alone. Small-order (weak) channel keys and non-canonical signatures are refused as in
+    /// [`Self::verify_signature`]; the batch equation is the cofactored one of RFC 8032, so only a
+    /// signature its own key holder built with a small-order component could pass here and fail a
+    /// reader's strict check (and then only in that key holder's own channel). When the batch
+    /// fails, every message is checked alone with the strict check, which decides each verdict.
+    pub fn verify_signatures(messages: &[&SealedMessage]) -> Vec<Result<(), MamError>> {
+        let keys: Option<Vec<VerifyingKey>> = messages.iter().map(|m| m.channel_key()).collect();
+        match keys {
+            Some(keys) => Self::verify_signatures_under(messages, &keys),
+            None => messages.iter().map(|m| m.verify_signature()).collect(),
+        }
+    }
+
+    /// [`Self::verify_signatures`] with the channel keys already decoded (decoding one costs about
+    /// a fifth of a batched check, so the ledger keeps them): `keys[i]` is `messages[i]`'s channel
+    /// key; a key that is weak or not that channel's fails the batch, and the strict check decides.
+    pub fn verify_signatures_under(messages: &[&SealedMessage], keys: &[VerifyingKey]) -> Vec<Result<(), MamError>> {
+        if messages.len() > 1 && batch_verifies(messages, keys) {
+            return vec![Ok(()); messages.len()];
+        }
+        messages.iter().map(|m| m.verify_signature()).collect()
+    }
+
+    /// The channel's public key, unless it is not a curve point or is weak (small order): such a
+    /// key can never pass [`Self::verify_signature`].
+    pub fn channel_key(&self) -> Option<VerifyingKey> {
+        VerifyingKey::from_bytes(&self.channel).ok().filter(|key| !key.is_weak())
+    }
+
     /// Decrypts under `side_key` (checks nothing else: use [`crate::Reader::open`] to follow a chain).
     pub fn decrypt(&self, side_key: &SideKey) -> Result<Vec<u8>, MamError> {
         let cipher = XChaCha20Poly1305::new(&side_key.encryption_key(&self.channel, self.epoch).into());
@@ -220,4 +251,18 @@ impl<'a> Cursor<'a> {
     fn array<const N: usize>(&mut self) -> Result<[u8; N], MamError> {
         Ok(self.take(N)?.try_into().expect("take returned N bytes"))
     }
+}
+
+/// Whether every message's signature holds under its key, by one batch equation (see
+/// [`SealedMessage::verify_signatures`]).
+fn batch_verifies(messages: &[&SealedMessage], keys: &[VerifyingKey]) -> bool {
+    let keys_fit = keys.len() == messages.len()
+        && messages.iter().zip(keys).all(|(m, key)| key.as_bytes() == &m.channel && !key.is_weak());
+    if !keys_fit {
+        return false;
+    }
+    let signed: Vec<Vec<u8>> = messages.iter().map(|m| m.signed_bytes()).collect();
+    let signed: Vec<&[u8]> = signed.iter().map(Vec::as_slice).collect();
+    let signatures: Vec<Signature> = messages.iter().map(|m| Signature::from_bytes(&m.signature)).collect();
+    ed25519_dalek::verify_batch(&signed, &signatures, keys).is_ok()
 }

@@ -161,3 +161,46 @@ fn after_a_rotation_the_removed_provider_is_cut_off_and_the_remaining_one_reads_
         assert_eq!(r.open(m), Err(MamError::WrongAddress));
     }
 }
+
+#[test]
+fn batch_verification_gives_each_message_its_own_verdict() {
+    let mut rng = rng();
+    let mut channels: Vec<Channel> = (0..3).map(|_| Channel::create(&mut rng)).collect();
+    let good: Vec<SealedMessage> =
+        (0..6).map(|i| channels[i % 3].publish(format!("telegram {i}").as_bytes(), &mut rng)).collect();
+    let all: Vec<&SealedMessage> = good.iter().collect();
+    assert!(SealedMessage::verify_signatures(&all).iter().all(Result::is_ok));
+
+    let mut flipped = good[4].clone();
+    flipped.signature[10] ^= 1;
+    // A small-order channel key: the identity point with R = identity and s = 0 satisfies the
+    // batch equation for any message, so weak keys must be refused before batching.
+    let identity = {
+        let mut bytes = [0u8; 32];
+        bytes[0] = 1;
+        bytes
+    };
+    let mut forged = good[1].clone();
+    forged.channel = identity;
+    forged.signature = [0; 64];
+    forged.signature[..32].copy_from_slice(&identity);
+    assert!(forged.verify_signature().is_err());
+    let verdicts = SealedMessage::verify_signatures(&[&good[0], &forged, &good[2]]);
+    assert_eq!(verdicts.iter().map(Result::is_ok).collect::<Vec<_>>(), [true, false, true]);
+    let mixed = [&good[0], &forged, &good[2], &flipped, &good[5]];
+    let verdicts = SealedMessage::verify_signatures(&mixed);
+    let ok: Vec<bool> = verdicts.iter().map(Result::is_ok).collect();
+    assert_eq!(ok, [true, false, true, false, true]);
+    assert!(matches!(verdicts[1], Err(MamError::BadSignature)));
+    assert!(SealedMessage::verify_signatures(&[&forged]).iter().all(Result::is_err));
+    assert!(SealedMessage::verify_signatures(&[]).is_empty());
+    // Keys handed in must be the messages' own.
+    let keys: Vec<_> = [&good[0], &good[1]].iter().map(|m| m.channel_key().unwrap()).collect();
+    assert!(SealedMessage::verify_signatures_under(&[&good[0], &good[1]], &keys).iter().all(Result::is_ok));
+    let swapped = [keys[1], keys[0]];
+    assert!(SealedMessage::verify_signatures_under(&[&good[0], &good[1]], &swapped).iter().all(Result::is_ok));
+    let verdicts =
+        SealedMessage::verify_signatures_under(&[&good[0], &flipped], &[keys[0], good[4].channel_key().unwrap()]);
+    assert_eq!(verdicts.iter().map(Result::is_ok).collect::<Vec<_>>(), [true, false]);
+    assert!(forged.channel_key().is_none());
+}

@@ -1,25 +1,41 @@
 //! `notch bench mam`: simulated P1 devices, each publishing one sealed message a second, posting
 //! over HTTP to this node's MAM endpoint (signature check, sequence rules, signed append) in a
 //! scratch database. Latency runs from each message's scheduled send time to the ledger's answer,
-//! so a ledger that falls behind shows it (no coordinated omission).
+//! so a ledger that falls behind shows it (no coordinated omission). The devices seal their messages
+//! before the clock starts (see [`seal_all`]).
 
+use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use clap::Args;
 use ed25519_dalek::SigningKey;
 use events::database::Database;
 use events::{Store, StoreOptions};
 use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
 use rand::SeedableRng;
 use serde_json::json;
-use tokio::sync::{watch, Mutex, Semaphore};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch, Mutex, Notify};
 
 use super::node::DbArgs;
 
-/// Requests in flight at once (the HTTP connection pool's bound as well).
-const MAX_IN_FLIGHT: usize = 512;
+/// Keep-alive HTTP/1.1 connections the simulated devices share: the bound on requests in flight.
+const CONNECTIONS: usize = 512;
+/// A request unanswered this long counts as not stored; so do those in flight this long after the
+/// end of the run.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Messages sealed before a run (about 1.7 KB each).
+const MAX_MESSAGES: u64 = 1_000_000;
 
 #[derive(Args)]
 pub struct BenchMamArgs {
@@ -39,6 +55,10 @@ pub struct BenchMamArgs {
 pub async fn run(args: BenchMamArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.devices >= 1 && args.devices <= 100_000, "--devices must be in 1..=100000");
     anyhow::ensure!(args.seconds >= 1 && args.seconds <= 60, "--seconds must be in 1..=60");
+    anyhow::ensure!(
+        args.devices as u64 * args.seconds <= MAX_MESSAGES,
+        "--devices times --seconds must be at most {MAX_MESSAGES} (every message is sealed in memory first)"
+    );
     let scratch = format!("notch_bench_mam_{}", std::process::id());
     let database = Database::open_scratch(&args.db.target(), &scratch).await?;
     let result = measure(&args, &database).await;
@@ -46,7 +66,8 @@ pub async fn run(args: BenchMamArgs) -> anyhow::Result<ExitCode> {
         tracing::warn!("dropping the scratch database {scratch}: {err:#}");
     }
     database.close().await;
-    let (msgs_per_s, offered, latencies, not_stored) = result?;
+    let Outcome { msgs_per_s, not_stored, refused, latencies } = result?;
+    let offered = args.devices;
     let p50 = latencies.value_at_quantile(0.50) as f64 / 1000.0;
     let p99 = latencies.value_at_quantile(0.99) as f64 / 1000.0;
     if args.json {
@@ -58,23 +79,51 @@ pub async fn run(args: BenchMamArgs) -> anyhow::Result<ExitCode> {
                 "p50_ms": (p50 * 1000.0).round() / 1000.0,
                 "p99_ms": (p99 * 1000.0).round() / 1000.0,
                 "not_stored": not_stored,
+                "refused": refused,
                 "devices": args.devices,
                 "seconds": args.seconds,
             })
         );
     } else {
         println!("mam: {} devices x 1 message/s for {} s over HTTP", args.devices, args.seconds);
-        println!("  stored   {msgs_per_s:>10.0} msgs/s of {offered} offered   p50 {p50:.2} ms   p99 {p99:.2} ms   not stored {not_stored}");
+        println!("  stored   {msgs_per_s:>10.0} msgs/s of {offered} offered   p50 {p50:.2} ms   p99 {p99:.2} ms   not stored {not_stored} (refused {refused})");
     }
     Ok(ExitCode::SUCCESS)
 }
 
-struct Device {
-    channel: mam::Channel,
-    rng: rand_chacha::ChaCha20Rng,
+/// Every message of the run as the request body its device posts, in sending order (message `n`
+/// is device `n % devices`'s message `n / devices`). Sealing is the devices' own work (each is a
+/// Raspberry Pi of its own), so it is done here, before the clock starts, on all cores; the HTTP
+/// requests themselves are made at their scheduled times.
+fn seal_all(devices: usize, seconds: usize) -> Vec<Vec<u8>> {
+    use rayon::prelude::*;
+    let payload = notch_p1::bench::sample_telegram().into_bytes();
+    let mut per_device: Vec<Vec<Vec<u8>>> = (0..devices)
+        .into_par_iter()
+        .map(|d| {
+            let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(d as u64);
+            let mut channel = mam::Channel::create(&mut rng);
+            let mut bodies: Vec<Vec<u8>> = (0..seconds)
+                .map(|_| {
+                    let envelope = channel.publish(&payload, &mut rng).to_envelope();
+                    serde_json::to_vec(&envelope).expect("an envelope serialises")
+                })
+                .collect();
+            // Reversed, so that popping takes the device's messages in order.
+            bodies.reverse();
+            bodies
+        })
+        .collect();
+    (0..devices * seconds).map(|n| per_device[n % devices].pop().expect("one body per device and second")).collect()
 }
 
-async fn measure(args: &BenchMamArgs, database: &Database) -> anyhow::Result<(f64, usize, Histogram<u64>, u64)> {
+async fn measure(args: &BenchMamArgs, database: &Database) -> anyhow::Result<Outcome> {
+    let total = args.devices * args.seconds as usize;
+    let bodies = tokio::task::spawn_blocking({
+        let (devices, seconds) = (args.devices, args.seconds as usize);
+        move || seal_all(devices, seconds)
+    })
+    .await?;
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
     let options = StoreOptions { pool_size: 16, set_role: database.service_set_role.clone() };
     let store = Store::open(database.service.clone(), key, options).await?;
@@ -84,71 +133,175 @@ async fn measure(args: &BenchMamArgs, database: &Database) -> anyhow::Result<(f6
     };
     let (addr, server) = adapters::http::serve("127.0.0.1:0".parse()?, store, shutdown).await?;
     let server = tokio::spawn(server);
-    let url = format!("http://{addr}/mam/messages");
-    let http =
-        reqwest::Client::builder().pool_max_idle_per_host(MAX_IN_FLIGHT).timeout(Duration::from_secs(10)).build()?;
-    let payload = notch_p1::bench::sample_telegram().into_bytes();
-    let devices: Vec<Arc<Mutex<Device>>> = (0..args.devices)
-        .map(|d| {
-            let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(d as u64);
-            let channel = mam::Channel::create(&mut rng);
-            Arc::new(Mutex::new(Device { channel, rng }))
-        })
-        .collect();
 
-    // Device d sends its k-th message at start + k s + d/devices s.
-    let total = args.devices * args.seconds as usize;
-    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let results = Arc::new(std::sync::Mutex::new((Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?, 0u64)));
     let start = Instant::now();
-    let mut tasks = Vec::with_capacity(total);
     let end = start + Duration::from_secs(args.seconds);
-    for n in 0..total {
-        let (second, d) = (n / args.devices, n % args.devices);
-        let due = start + Duration::from_secs(second as u64) + Duration::from_secs_f64(d as f64 / args.devices as f64);
-        // A ledger that cannot keep up does not stretch the run: what is not sent by the end
-        // counts as not stored.
-        if Instant::now() >= end {
-            break;
-        }
+    let (queue, jobs) = mpsc::unbounded_channel::<Job>();
+    let run = Arc::new(Run {
+        addr,
+        end,
+        queue,
+        jobs: Mutex::new(jobs),
+        devices: (0..args.devices).map(|_| std::sync::Mutex::new(Device::default())).collect(),
+        unsettled: AtomicUsize::new(total),
+        all_settled: Notify::new(),
+        tally: std::sync::Mutex::new(Tally {
+            latencies: Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?,
+            stored: 0,
+            refused: 0,
+        }),
+    });
+    let connections: Vec<_> = (0..CONNECTIONS).map(|_| tokio::spawn(connection(run.clone()))).collect();
+    // Device d's k-th message is due at start + k s + d/devices s, whether or not the ledger has
+    // answered the earlier ones.
+    for (n, body) in bodies.into_iter().enumerate() {
+        let (second, device) = (n / args.devices, n % args.devices);
+        let due =
+            start + Duration::from_secs(second as u64) + Duration::from_secs_f64(device as f64 / args.devices as f64);
         tokio::time::sleep_until(due.into()).await;
-        let permit = in_flight.clone().acquire_owned().await?;
-        let (device, http, url, payload, results) =
-            (devices[d].clone(), http.clone(), url.clone(), payload.clone(), results.clone());
-        tasks.push(tokio::spawn(async move {
-            let envelope = {
-                let mut dev = device.lock().await;
-                let Device { channel, rng } = &mut *dev;
-                channel.publish(&payload, rng).to_envelope()
-            };
-            let ok = matches!(http.post(&url).json(&envelope).send().await.map(|r| r.status().as_u16()), Ok(201));
-            let latency = due.elapsed().as_micros() as u64;
-            drop(permit);
-            if ok {
-                let mut r = results.lock().expect("results lock");
-                r.0.saturating_record(latency);
-                r.1 += 1;
-            }
-        }));
+        run.due(Job { device, due, body: Bytes::from(body) });
     }
     // Requests in flight at the end get a bounded grace period.
-    let grace = tokio::time::sleep(Duration::from_secs(10));
-    tokio::pin!(grace);
-    for task in tasks {
-        tokio::select! {
-            joined = task => joined?,
-            _ = &mut grace => break,
-        }
-    }
+    let _ = tokio::time::timeout_at((end + REQUEST_TIMEOUT).into(), run.all_settled.notified()).await;
+    connections.iter().for_each(|task| task.abort());
     let elapsed = start.elapsed().as_secs_f64();
     let _ = stop_tx.send(true);
     let _ = server.await;
-    let (latencies, stored) = std::mem::replace(&mut *results.lock().expect("results lock"), (Histogram::new(3)?, 0));
-    Ok((
-        stored as f64 / elapsed,
-        args.devices,
-        latencies,
+    let tally = std::mem::replace(
+        &mut *run.tally.lock().expect("tally lock"),
+        Tally { latencies: Histogram::new(3)?, stored: 0, refused: 0 },
+    );
+    Ok(Outcome {
+        msgs_per_s: tally.stored as f64 / elapsed,
         // Refused, failed, unanswered within the grace period, or never sent.
-        total as u64 - stored,
-    ))
+        not_stored: total as u64 - tally.stored,
+        refused: tally.refused,
+        latencies: tally.latencies,
+    })
+}
+
+struct Outcome {
+    msgs_per_s: f64,
+    not_stored: u64,
+    refused: u64,
+    latencies: Histogram<u64>,
+}
+
+/// One message, due at its device's scheduled time.
+struct Job {
+    device: usize,
+    due: Instant,
+    body: Bytes,
+}
+
+/// A device posts one message at a time, oldest first, as `notch-p1`'s publisher does: a message
+/// that falls due while the previous one is unanswered waits here (at most the run's messages).
+#[derive(Default)]
+struct Device {
+    busy: bool,
+    backlog: VecDeque<Job>,
+}
+
+struct Tally {
+    latencies: Histogram<u64>,
+    stored: u64,
+    /// Answered with anything but 201 (none are expected: every message is the next of its channel).
+    refused: u64,
+}
+
+/// What the connections share.
+struct Run {
+    addr: SocketAddr,
+    end: Instant,
+    /// Messages ready to post; holds at most the run's messages, which are all in memory already.
+    queue: mpsc::UnboundedSender<Job>,
+    jobs: Mutex<mpsc::UnboundedReceiver<Job>>,
+    devices: Vec<std::sync::Mutex<Device>>,
+    /// Messages neither answered nor given up yet.
+    unsettled: AtomicUsize,
+    all_settled: Notify,
+    tally: std::sync::Mutex<Tally>,
+}
+
+impl Run {
+    /// A message falls due: posted next, or queued behind its device's unanswered one.
+    fn due(&self, job: Job) {
+        let mut device = self.devices[job.device].lock().expect("device lock");
+        if device.busy {
+            device.backlog.push_back(job);
+        } else {
+            device.busy = true;
+            drop(device);
+            let _ = self.queue.send(job);
+        }
+    }
+
+    /// A device's message is answered or given up: its next waiting message goes out.
+    fn settled(&self, device: usize) {
+        let next = {
+            let mut device = self.devices[device].lock().expect("device lock");
+            let next = device.backlog.pop_front();
+            device.busy = next.is_some();
+            next
+        };
+        if let Some(job) = next {
+            let _ = self.queue.send(job);
+        }
+        if self.unsettled.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.all_settled.notify_one();
+        }
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection posting the next ready message whenever it is free. A
+/// message taken after the end of the run is not sent (it counts as not stored): a ledger that
+/// cannot keep up does not stretch the run.
+async fn connection(run: Arc<Run>) {
+    let mut sender = None;
+    loop {
+        let Some(job) = run.jobs.lock().await.recv().await else { break };
+        if Instant::now() < run.end {
+            let answer = tokio::time::timeout(REQUEST_TIMEOUT, post(run.addr, &mut sender, job.body)).await;
+            let latency = job.due.elapsed().as_micros() as u64;
+            let mut tally = run.tally.lock().expect("tally lock");
+            match answer {
+                Ok(Ok(StatusCode::CREATED)) => {
+                    tally.latencies.saturating_record(latency);
+                    tally.stored += 1;
+                }
+                Ok(Ok(_)) => tally.refused += 1,
+                // A failed or timed-out request leaves the connection in an unknown state.
+                Ok(Err(_)) | Err(_) => sender = None,
+            }
+        }
+        run.settled(job.device);
+    }
+}
+
+async fn post(
+    addr: SocketAddr,
+    sender: &mut Option<SendRequest<Full<Bytes>>>,
+    body: Bytes,
+) -> anyhow::Result<StatusCode> {
+    let open = match sender.take() {
+        Some(open) if !open.is_closed() => open,
+        _ => {
+            let stream = TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            let (open, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(connection);
+            open
+        }
+    };
+    let open = sender.insert(open);
+    open.ready().await?;
+    let request = Request::post("/mam/messages")
+        .header(HOST, addr.to_string())
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(body))?;
+    let response = open.send_request(request).await?;
+    let status = response.status();
+    // Read the (small) answer to the end so the connection can carry the next request.
+    response.into_body().collect().await?;
+    Ok(status)
 }

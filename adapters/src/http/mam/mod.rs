@@ -6,6 +6,8 @@
 //! wrong, 400/422 for malformed or badly signed messages. `GET /mam/messages/{address}` returns the
 //! envelope at that address (404 if none; the view follows the log within moments).
 
+mod signatures;
+
 use domain::mam::{self, ChannelStream, MamError, MamEvent, MessageKind, StoreMessage, StoredMessage};
 use domain::Decider;
 use events::{AppendError, Expected, NewEvent, Store};
@@ -18,6 +20,7 @@ use warp::reply::{Reply, Response};
 use warp::Filter;
 
 use super::{with, ApiError, MAX_BODY_BYTES};
+use signatures::Signatures;
 
 /// Channels whose head this node remembers; beyond this the memory starts over.
 const MAX_CACHED_HEADS: usize = 100_000;
@@ -51,13 +54,17 @@ impl Heads {
 }
 
 pub fn routes(store: Store) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    let post = warp::path!("mam" / "messages")
-        .and(warp::post())
-        .and(warp::body::content_length_limit(MAX_BODY_BYTES))
-        .and(warp::body::bytes())
-        .and(with(store.clone()))
-        .and(with(Heads::default()))
-        .then(|body, store, heads| async move { respond(store_message(body, store, heads).await) });
+    let post =
+        warp::path!("mam" / "messages")
+            .and(warp::post())
+            .and(warp::body::content_length_limit(MAX_BODY_BYTES))
+            .and(warp::body::bytes())
+            .and(with(store.clone()))
+            .and(with(Heads::default()))
+            .and(with(Signatures::default()))
+            .then(|body, store, heads, signatures| async move {
+                respond(store_message(body, store, heads, signatures).await)
+            });
     let get = warp::path!("mam" / "messages" / String)
         .and(warp::get())
         .and(with(store))
@@ -69,13 +76,19 @@ fn respond(result: Result<Response, ApiError>) -> Response {
     result.unwrap_or_else(|err| err.into_response())
 }
 
-async fn store_message(body: bytes::Bytes, store: Store, heads: Heads) -> Result<Response, ApiError> {
+async fn store_message(
+    body: bytes::Bytes,
+    store: Store,
+    heads: Heads,
+    signatures: Signatures,
+) -> Result<Response, ApiError> {
     let bad = |code, message: String| ApiError::new(StatusCode::BAD_REQUEST, code, message);
     let envelope: ::mam::Envelope =
         serde_json::from_slice(&body).map_err(|e| bad("malformed_json", format!("request body: {e}")))?;
-    let message = envelope.open().map_err(|e| bad("malformed_message", e.to_string()))?;
-    message
-        .verify_signature()
+    let message = Arc::new(envelope.open().map_err(|e| bad("malformed_message", e.to_string()))?);
+    signatures
+        .verify(message.clone())
+        .await
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_signature", e.to_string()))?;
     let stored = StoredMessage {
         channel: envelope.channel,
