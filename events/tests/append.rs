@@ -167,7 +167,9 @@ async fn two_busy_writers_keep_one_dense_chain_and_every_answer_true() {
     const TASKS_PER_WRITER: usize = 12;
     const APPENDS_PER_TASK: usize = 25;
     let db = test_db("busy_writers").await;
-    let other = events::Store::open(db.database.service.clone(), db.key.clone(), Default::default()).await.unwrap();
+    // This one keeps three commits in flight: refusals cascade through the commits behind the refused one.
+    let options = events::StoreOptions { commits_in_flight: 3, ..Default::default() };
+    let other = events::Store::open(db.database.service.clone(), db.key.clone(), options).await.unwrap();
     let mut tasks = Vec::new();
     for (w, store) in [db.store.clone(), other].into_iter().enumerate() {
         for t in 0..TASKS_PER_WRITER {

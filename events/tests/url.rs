@@ -18,7 +18,7 @@ async fn a_database_url_is_migrated_and_served_as_the_service_role() {
     let database = Database::open(&Target::Url(url)).await.unwrap();
     assert_eq!(database.service_set_role.as_deref(), Some("notch_app"));
     let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-    let options = StoreOptions { pool_size: 2, set_role: database.service_set_role.clone() };
+    let options = StoreOptions { pool_size: 2, set_role: database.service_set_role.clone(), ..Default::default() };
     let store = Store::open(database.service.clone(), key, options).await.unwrap();
     store.append("s", Expected::NoStream, vec![NewEvent::new("Hello", &serde_json::json!({}))]).await.unwrap();
 

@@ -35,6 +35,9 @@ pub struct BenchAppendArgs {
     /// Events appended in all (and rows inserted by the baseline).
     #[arg(long, default_value_t = 200_000)]
     events: usize,
+    /// Speculative commits the writer keeps in flight (StoreOptions::commits_in_flight).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=events::store::MAX_COMMITS_IN_FLIGHT as i64))]
+    commits_in_flight: u8,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -61,6 +64,7 @@ pub async fn run(args: BenchAppendArgs) -> anyhow::Result<ExitCode> {
                 "baseline_rows_per_s": figures.baseline_rows_per_s.round(),
                 "ratio": round3(ratio),
                 "clients": args.clients,
+                "commits_in_flight": args.commits_in_flight,
                 "events": args.events,
             })
         );
@@ -82,7 +86,11 @@ fn round3(x: f64) -> f64 {
 
 async fn measure(args: &BenchAppendArgs, database: &Database) -> anyhow::Result<Figures> {
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
-    let options = StoreOptions { pool_size: 8, set_role: database.service_set_role.clone() };
+    let options = StoreOptions {
+        pool_size: 8,
+        set_role: database.service_set_role.clone(),
+        commits_in_flight: usize::from(args.commits_in_flight),
+    };
     let store = Store::open(database.service.clone(), key, options).await?;
     let (events_per_s, latencies) = append_clients(&store, args.clients, args.events).await?;
     drop(store);

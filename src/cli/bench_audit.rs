@@ -34,7 +34,7 @@ pub async fn run(args: BenchAuditArgs) -> anyhow::Result<ExitCode> {
     let (build_s, report) = with_scratch(&args.db, "audit", async |database| {
         let key = SigningKey::generate(&mut rand::rngs::OsRng);
         let pinned = key.verifying_key();
-        let options = StoreOptions { pool_size: 8, set_role: database.service_set_role.clone() };
+        let options = StoreOptions { pool_size: 8, set_role: database.service_set_role.clone(), ..Default::default() };
         let store = Store::open(database.service.clone(), key, options).await?;
         let started = Instant::now();
         build(&store, args.events).await?;

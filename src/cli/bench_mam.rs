@@ -125,7 +125,7 @@ async fn measure(args: &BenchMamArgs, database: &Database) -> anyhow::Result<Out
     })
     .await?;
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
-    let options = StoreOptions { pool_size: 16, set_role: database.service_set_role.clone() };
+    let options = StoreOptions { pool_size: 16, set_role: database.service_set_role.clone(), ..Default::default() };
     let store = Store::open(database.service.clone(), key, options).await?;
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let shutdown = async move {

@@ -27,7 +27,7 @@ use tokio_postgres::NoTls;
 pub use error::{AppendError, Expected, StoreError, MAX_EVENTS_PER_APPEND};
 pub use read::{read_from, MAX_READ_LIMIT};
 pub use subscribe::Subscription;
-pub use writer::{CHAIN_LOCK_KEY, MAX_EVENTS_PER_COMMIT, NOTIFY_CHANNEL};
+pub use writer::{CHAIN_LOCK_KEY, MAX_COMMITS_IN_FLIGHT, MAX_EVENTS_PER_COMMIT, NOTIFY_CHANNEL};
 
 use crate::envelope::{validate, NewEvent, SignedEvent};
 
@@ -64,11 +64,15 @@ pub struct StoreOptions {
     pub pool_size: usize,
     /// With a URL: the role to SET after connecting (the service role).
     pub set_role: Option<String>,
+    /// Speculative commits the writer keeps in flight, 1 to [`MAX_COMMITS_IN_FLIGHT`]. More than one overlaps a
+    /// commit's inserts with the WAL flush of the one ahead: worth it where the flush is slow and cores are idle;
+    /// on this 2-core machine, where the append path is CPU-bound, one was measured faster (docs/benchmarks.md).
+    pub commits_in_flight: usize,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { pool_size: 16, set_role: None }
+        StoreOptions { pool_size: 16, set_role: None, commits_in_flight: 1 }
     }
 }
 
@@ -107,7 +111,9 @@ impl Store {
         let (to_verify_tx, to_verify_rx) = mpsc::channel(REQUEST_QUEUE);
         let (ready_tx, ready_rx) = mpsc::channel(REQUEST_QUEUE);
         tokio::spawn(run_verifier(to_verify_rx, ready_tx.clone(), pinned));
-        tokio::spawn(writer::Writer::new(pool.clone(), key.clone(), head_tx.clone()).run(ready_rx));
+        tokio::spawn(
+            writer::Writer::new(pool.clone(), key.clone(), head_tx.clone(), options.commits_in_flight).run(ready_rx),
+        );
         tokio::spawn(subscribe::listen(pg_config, options.set_role.clone(), head_tx));
         let inner = Inner { pool, key, pinned, to_verify: to_verify_tx, ready: ready_tx, head: head_rx };
         let store = Store { inner: Arc::new(inner) };

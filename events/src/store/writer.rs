@@ -38,13 +38,15 @@ pub const CHAIN_LOCK_KEY: i64 = 0x6e6f_7463_685f_6368; // "notch_ch"
 pub const MAX_EVENTS_PER_COMMIT: usize = 2000;
 /// The channel on which the writer announces each new head position.
 pub const NOTIFY_CHANNEL: &str = "notch_events";
-/// Speculative commits in flight at once: while one waits for its WAL flush, the next inserts its rows.
-const MAX_IN_FLIGHT: usize = 2;
-/// Turn locks: speculative commit number k holds turn lock `k % TURNS` from its first statement to its end, and
-/// waits for turn lock `(k - 1) % TURNS` (its predecessor's) before the chain lock. So commits take the chain lock
-/// in the order they were sent, and none starts on a turn lock whose previous holder is still in flight.
-/// The turn locks are this writer's own (a random base per writer): two processes never wait on each other's.
-const TURNS: u64 = MAX_IN_FLIGHT as u64 + 1;
+/// Most speculative commits in flight at once ([`crate::StoreOptions::commits_in_flight`]): while one waits for
+/// its WAL flush, the next inserts its rows.
+pub const MAX_COMMITS_IN_FLIGHT: usize = 4;
+/// Turn locks (only with more than one commit in flight): speculative commit number k holds turn lock `k % TURNS`
+/// from its first statement to its end, and waits for turn lock `(k - 1) % TURNS` (its predecessor's) before the
+/// chain lock. So commits take the chain lock in the order they were sent, and none starts on a turn lock whose
+/// previous holder is still in flight. The turn locks are this writer's own (a random base per writer): two
+/// processes never wait on each other's.
+const TURNS: u64 = MAX_COMMITS_IN_FLIGHT as u64 + 1;
 
 pub struct Writer {
     pool: deadpool_postgres::Pool,
@@ -56,6 +58,8 @@ pub struct Writer {
     sent: u64,
     /// This writer's first turn lock key.
     turn_lock_base: i64,
+    /// Speculative commits it keeps in flight, 1..=[`MAX_COMMITS_IN_FLIGHT`].
+    in_flight: usize,
     /// Fires once the last speculative commit sent holds its turn lock: the next one waits for it before sending
     /// anything, so it cannot ask for that turn lock first (each connection is its own task, so statements sent
     /// later on another connection may otherwise reach the server first).
@@ -79,7 +83,7 @@ enum Speculation {
 }
 
 impl Writer {
-    pub fn new(pool: deadpool_postgres::Pool, key: SigningKey, head: watch::Sender<i64>) -> Writer {
+    pub fn new(pool: deadpool_postgres::Pool, key: SigningKey, head: watch::Sender<i64>, in_flight: usize) -> Writer {
         Writer {
             pool,
             key,
@@ -87,6 +91,7 @@ impl Writer {
             known: Known::default(),
             sent: 0,
             turn_lock_base: random_turn_lock_base(),
+            in_flight: in_flight.clamp(1, MAX_COMMITS_IN_FLIGHT),
             last_turn_taken: None,
         }
     }
@@ -111,7 +116,7 @@ impl Writer {
                     continue;
                 }
             }
-            let may_launch = flights.len() < max_in_flight() && careful.is_empty() && !closed;
+            let may_launch = flights.len() < self.in_flight && careful.is_empty() && !closed;
             let next = if flights.is_empty() {
                 Next::Request(ready.recv().await)
             } else if may_launch {
@@ -179,7 +184,7 @@ impl Writer {
         self.known.learn(&plan);
         let last = plan.linked.last().expect("a speculative plan links every event");
         let seal = Seal::sign(&self.key, last.position, last.hash, Utc::now());
-        let turn = Turn::of(self.turn_lock_base, self.sent);
+        let turn = (self.in_flight > 1).then(|| Turn::of(self.turn_lock_base, self.sent));
         self.sent += 1;
         let (turn_taken, next_may_start) = oneshot::channel();
         let after = self.last_turn_taken.replace(next_may_start);
@@ -256,13 +261,6 @@ impl Writer {
     }
 }
 
-fn max_in_flight() -> usize {
-    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *N.get_or_init(|| {
-        std::env::var("NOTCH_EXPERIMENT_IN_FLIGHT").ok().and_then(|v| v.parse().ok()).unwrap_or(MAX_IN_FLIGHT)
-    })
-}
-
 /// Attempts of a careful commit that keeps giving way to other processes' commits before its appends are
 /// answered "unavailable".
 const MAX_CAREFUL_ATTEMPTS: usize = 8;
@@ -320,7 +318,7 @@ async fn commit_speculative(
     client: &Client,
     plan: &Plan,
     seal: &Seal,
-    turn: Turn,
+    turn: Option<Turn>,
     turn_taken: oneshot::Sender<()>,
 ) -> Result<(), Speculation> {
     let failed = |err: tokio_postgres::Error| Speculation::Failed(err.into());
@@ -339,20 +337,27 @@ async fn commit_speculative(
     let seal_row = SealRow::of(seal);
     let (event_params, seal_params) = (columns.params(), seal_row.params());
     let lock_params: [&(dyn ToSql + Sync); 1] = [&CHAIN_LOCK_KEY];
-    let mine_params: [&(dyn ToSql + Sync); 1] = [&turn.mine];
-    let predecessor_params: [&(dyn ToSql + Sync); 1] = [&turn.predecessor];
+    let turn_lock = |key: Option<i64>| {
+        let lock = &lock;
+        async move {
+            match key {
+                Some(key) => client.execute(lock, &[&key]).await.map(|_| ()),
+                None => Ok(()),
+            }
+        }
+    };
     let tail_params: [&(dyn ToSql + Sync); 2] = [&tail_position, &tail_hash];
     let notify_params: [&(dyn ToSql + Sync); 2] = [&NOTIFY_CHANNEL, &head];
     let (begun, my_turn, inserted, sealed, predecessor_done, locked, checked, notified, committed) = tokio::join!(
         client.batch_execute("BEGIN"),
         async {
-            let taken = client.execute(&lock, &mine_params).await;
+            let taken = turn_lock(turn.map(|t| t.mine)).await;
             let _ = turn_taken.send(());
             taken
         },
         client.execute(&insert_events, &event_params),
         client.execute(&insert_seal, &seal_params),
-        client.execute(&lock, &predecessor_params),
+        turn_lock(turn.map(|t| t.predecessor)),
         client.execute(&lock, &lock_params),
         client.execute(&expect_tail, &tail_params),
         client.execute(&notify, &notify_params),
@@ -360,7 +365,7 @@ async fn commit_speculative(
     );
     begun.map_err(failed)?;
     my_turn.map_err(failed)?;
-    let statements = [inserted.map(Some), sealed.map(|_| None), predecessor_done.map(|_| None), locked.map(|_| None)];
+    let statements = [inserted.map(Some), sealed.map(|_| None), predecessor_done.map(|()| None), locked.map(|_| None)];
     let statements = statements.into_iter().chain([checked.map(|_| None), notified.map(|_| None)]);
     for result in statements {
         match result {

@@ -103,7 +103,7 @@ fn cid(user: usize) -> String {
 
 async fn measure(args: &BenchLiftsArgs, database: &Database) -> anyhow::Result<serde_json::Value> {
     let whole_run = Instant::now();
-    let options = StoreOptions { pool_size: 16, set_role: database.service_set_role.clone() };
+    let options = StoreOptions { pool_size: 16, set_role: database.service_set_role.clone(), ..Default::default() };
     let store = Store::open(database.service.clone(), SigningKey::generate(&mut rand::rngs::OsRng), options).await?;
 
     let started = Instant::now();
