@@ -1,9 +1,10 @@
 //! Signature checks of concurrent posts, batched. Each post hands its message to one checker task
 //! and waits for the verdict; the checker takes whatever posts are waiting and verifies them as one
-//! Ed25519 batch on a blocking thread ([`SealedMessage::verify_signatures`]), one round per core
-//! at a time. At low load a round holds a single message (a strict check, at once); under load the
-//! rounds grow and each signature costs about half of a single check. (Not on rayon: its idle
-//! threads spin with `sched_yield` between the many short rounds, measured at 4 % of the process.)
+//! Ed25519 batch on a blocking thread ([`SealedMessage::verify_signatures_under`], with the decoded
+//! channel keys kept), one round per core at a time. At low load a round holds a single message (a
+//! strict check, at once); under load the rounds grow and each signature costs about half of a
+//! single check. (Not on rayon: its idle threads spin with `sched_yield` between the many short
+//! rounds, measured at 4 % of the process.)
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
