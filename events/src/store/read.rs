@@ -1,5 +1,7 @@
 //! Ordered reads of the log: a stream from a version, everything from a position.
 
+use std::collections::HashMap;
+
 use deadpool_postgres::Pool;
 use ed25519_dalek::{Signature, VerifyingKey};
 use tokio_postgres::{GenericClient, Row};
@@ -32,7 +34,7 @@ impl Store {
                 &[&stream_id, &from_version, &(limit.min(MAX_READ_LIMIT) as i64)],
             )
             .await?;
-        rows.iter().map(decode).collect()
+        decode_rows(&rows)
     }
 
     /// Events with position >= `from_position`, in position order, at most `limit` (capped).
@@ -67,7 +69,7 @@ pub async fn read_from(
             &[&from_position, &(limit.min(MAX_READ_LIMIT) as i64)],
         )
         .await?;
-    rows.iter().map(decode).collect()
+    decode_rows(&rows)
 }
 
 pub(crate) async fn head_position(pool: &Pool) -> Result<i64, StoreError> {
@@ -78,15 +80,44 @@ pub(crate) async fn head_position_with(client: &tokio_postgres::Client) -> Resul
     Ok(client.query_one("SELECT coalesce(max(position), 0) FROM events", &[]).await?.get(0))
 }
 
+/// Signer keys decoded once per read: turning 32 bytes into a `VerifyingKey` decompresses a curve point (a
+/// field exponentiation, ~10 µs), and a log has few signers, so without this a full replay spends about a fifth
+/// of its CPU decoding the same key again and again.
+#[derive(Default)]
+struct SignerKeys {
+    known: HashMap<[u8; 32], VerifyingKey>,
+}
+
+impl SignerKeys {
+    /// Distinct keys kept; past it the cache starts over, so a log with many signers costs memory only up to here.
+    const MAX_KEYS: usize = 1024;
+
+    fn decode(&mut self, bytes: &[u8]) -> Option<VerifyingKey> {
+        let bytes: [u8; 32] = bytes.try_into().ok()?;
+        if let Some(key) = self.known.get(&bytes) {
+            return Some(*key);
+        }
+        let key = VerifyingKey::from_bytes(&bytes).ok()?;
+        if self.known.len() >= Self::MAX_KEYS {
+            self.known.clear();
+        }
+        self.known.insert(bytes, key);
+        Some(key)
+    }
+}
+
+/// Rows of `COLUMNS` as events, sharing one signer-key cache.
+fn decode_rows(rows: &[Row]) -> Result<Vec<RecordedEvent>, StoreError> {
+    let mut keys = SignerKeys::default();
+    rows.iter().map(|row| decode_with(row, &mut keys)).collect()
+}
+
 /// A row of `COLUMNS` as an event; a malformed row is reported with its position, never skipped.
-pub fn decode(row: &Row) -> Result<RecordedEvent, StoreError> {
+fn decode_with(row: &Row, keys: &mut SignerKeys) -> Result<RecordedEvent, StoreError> {
     let position: i64 = row.try_get(0)?;
     let corrupt = |reason: &str| StoreError::Corrupt { position, reason: reason.to_owned() };
     let signer: &[u8] = row.try_get(7)?;
-    let signer = <[u8; 32]>::try_from(signer)
-        .ok()
-        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
-        .ok_or_else(|| corrupt("signer is not an ed25519 public key"))?;
+    let signer = keys.decode(signer).ok_or_else(|| corrupt("signer is not an ed25519 public key"))?;
     let signature: &[u8] = row.try_get(8)?;
     let signature = Signature::from_slice(signature).map_err(|_| corrupt("signature is not 64 bytes"))?;
     Ok(RecordedEvent {
