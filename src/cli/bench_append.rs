@@ -36,7 +36,7 @@ pub struct BenchAppendArgs {
     #[arg(long, default_value_t = 200_000)]
     events: usize,
     /// Speculative commits the writer keeps in flight (StoreOptions::commits_in_flight).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=events::store::MAX_COMMITS_IN_FLIGHT as i64))]
+    #[arg(long, default_value_t = events::store::DEFAULT_COMMITS_IN_FLIGHT as u8, value_parser = clap::value_parser!(u8).range(1..=events::store::MAX_COMMITS_IN_FLIGHT as i64))]
     commits_in_flight: u8,
     /// Print one JSON object.
     #[arg(long)]

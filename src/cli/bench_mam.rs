@@ -47,6 +47,9 @@ pub struct BenchMamArgs {
     /// How long the devices send.
     #[arg(long, default_value_t = 30)]
     seconds: u64,
+    /// Speculative commits the store's writer keeps in flight (StoreOptions::commits_in_flight).
+    #[arg(long, default_value_t = events::store::DEFAULT_COMMITS_IN_FLIGHT as u8, value_parser = clap::value_parser!(u8).range(1..=events::store::MAX_COMMITS_IN_FLIGHT as i64))]
+    commits_in_flight: u8,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -125,7 +128,11 @@ async fn measure(args: &BenchMamArgs, database: &Database) -> anyhow::Result<Out
     })
     .await?;
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
-    let options = StoreOptions { pool_size: 16, set_role: database.service_set_role.clone(), ..Default::default() };
+    let options = StoreOptions {
+        pool_size: 16,
+        set_role: database.service_set_role.clone(),
+        commits_in_flight: usize::from(args.commits_in_flight),
+    };
     let store = Store::open(database.service.clone(), key, options).await?;
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let shutdown = async move {

@@ -41,6 +41,8 @@ pub const NOTIFY_CHANNEL: &str = "notch_events";
 /// Most speculative commits in flight at once ([`crate::StoreOptions::commits_in_flight`]): while one waits for
 /// its WAL flush, the next inserts its rows.
 pub const MAX_COMMITS_IN_FLIGHT: usize = 4;
+/// [`crate::StoreOptions::commits_in_flight`] unless set.
+pub const DEFAULT_COMMITS_IN_FLIGHT: usize = 2;
 /// Turn locks (only with more than one commit in flight): speculative commit number k holds turn lock `k % TURNS`
 /// from its first statement to its end, and waits for turn lock `(k - 1) % TURNS` (its predecessor's) before the
 /// chain lock. So commits take the chain lock in the order they were sent, and none starts on a turn lock whose
