@@ -17,6 +17,8 @@ pub(super) enum Decision {
 pub(super) struct Plan {
     pub decisions: Vec<Decision>,
     pub linked: Vec<RecordedEvent>,
+    /// The canonical JSON of each linked event's payload, in the same order: what the writer stores as `jsonb`.
+    pub payloads: Vec<Vec<u8>>,
     /// The chain's tail once the plan is committed.
     pub tail_after: (i64, Hash),
     /// Every stream the plan looked at, with its version once the plan is committed.
@@ -36,6 +38,7 @@ pub(super) fn plan(
     let mut in_batch: HashSet<Uuid> = HashSet::new();
     let mut decisions = Vec::with_capacity(batch.len());
     let mut linked = Vec::new();
+    let mut payloads = Vec::new();
     for request in batch {
         if let Some(decision) = already_stored(request, existing) {
             decisions.push(decision);
@@ -68,6 +71,7 @@ pub(super) fn plan(
             prev_hash = recorded.hash;
             in_batch.insert(event.event_id);
             linked.push(recorded);
+            payloads.push(canonical.clone());
         }
         versions.insert(request.stream_id.clone(), version);
         decisions.push(Decision::Settled(Ok(Appended {
@@ -76,7 +80,7 @@ pub(super) fn plan(
             stream_version: version,
         })));
     }
-    Plan { decisions, linked, tail_after: (position, prev_hash), versions_after: versions }
+    Plan { decisions, linked, payloads, tail_after: (position, prev_hash), versions_after: versions }
 }
 
 /// A request whose events are all stored already is a retry: it gets the original result. One that is partly

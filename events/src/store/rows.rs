@@ -1,7 +1,8 @@
 //! The writer's statements and their parameters.
 
+use bytes::BufMut;
 use chrono::Utc;
-use tokio_postgres::types::{Json, ToSql};
+use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use uuid::Uuid;
 
 use crate::envelope::RecordedEvent;
@@ -49,7 +50,7 @@ pub(super) struct Columns<'a> {
     streams: Vec<&'a str>,
     versions: Vec<i64>,
     types: Vec<&'a str>,
-    payloads: Vec<Json<&'a serde_json::Value>>,
+    payloads: Vec<CanonicalJsonb<'a>>,
     times: Vec<chrono::DateTime<Utc>>,
     signers: Vec<&'a [u8]>,
     signatures: Vec<Vec<u8>>,
@@ -58,14 +59,16 @@ pub(super) struct Columns<'a> {
 }
 
 impl<'a> Columns<'a> {
-    pub fn of(events: &'a [RecordedEvent]) -> Columns<'a> {
+    /// `payloads` holds the canonical JSON of each event's payload (as signed and hashed), in the same order.
+    pub fn of(events: &'a [RecordedEvent], payloads: &'a [Vec<u8>]) -> Columns<'a> {
+        debug_assert_eq!(events.len(), payloads.len());
         Columns {
             positions: events.iter().map(|e| e.position).collect(),
             ids: events.iter().map(|e| e.event_id).collect(),
             streams: events.iter().map(|e| e.stream_id.as_str()).collect(),
             versions: events.iter().map(|e| e.stream_version).collect(),
             types: events.iter().map(|e| e.event_type.as_str()).collect(),
-            payloads: events.iter().map(|e| Json(&e.payload)).collect(),
+            payloads: payloads.iter().map(|p| CanonicalJsonb(p)).collect(),
             times: events.iter().map(|e| e.time).collect(),
             signers: events.iter().map(|e| e.signer.as_bytes().as_slice()).collect(),
             signatures: events.iter().map(|e| e.signature.to_vec()).collect(),
@@ -95,3 +98,29 @@ impl<'a> Columns<'a> {
 pub(super) const EXPECT_TAIL: &str = "SELECT notch_expect_tail($1, $2)";
 /// The SQLSTATE of [`EXPECT_TAIL`]'s refusal.
 pub(super) const TAIL_MOVED: &str = "NTCH1";
+
+/// A payload's canonical JSON sent as a `jsonb` parameter as it is: it is already JSON text, so serialising the
+/// `serde_json::Value` again (about 2 µs for a 2 KB MAM message) would only repeat work.
+#[derive(Debug)]
+struct CanonicalJsonb<'a>(&'a [u8]);
+
+/// The version byte of PostgreSQL's binary `jsonb` format, which is followed by the JSON text.
+const JSONB_FORMAT_VERSION: u8 = 1;
+
+impl ToSql for CanonicalJsonb<'_> {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.put_u8(JSONB_FORMAT_VERSION);
+        out.put_slice(self.0);
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSONB
+    }
+
+    to_sql_checked!();
+}

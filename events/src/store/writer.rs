@@ -335,7 +335,7 @@ async fn commit_speculative(
     let first = plan.linked.first().expect("a speculative plan links every event");
     let (tail_position, tail_hash) = (first.position - 1, first.prev_hash.0.as_slice());
     let head = plan.tail_after.0.to_string();
-    let columns = Columns::of(&plan.linked);
+    let columns = Columns::of(&plan.linked, &plan.payloads);
     let seal_row = SealRow::of(seal);
     let (event_params, seal_params) = (columns.params(), seal_row.params());
     let lock_params: [&(dyn ToSql + Sync); 1] = [&CHAIN_LOCK_KEY];
@@ -453,7 +453,7 @@ async fn careful_transaction(client: &Client, key: &SigningKey, batch: &[AppendR
     )?;
     let seal = Seal::sign(key, last.position, last.hash, Utc::now());
     let seal_row = SealRow::of(&seal);
-    let columns = Columns::of(&plan.linked);
+    let columns = Columns::of(&plan.linked, &plan.payloads);
     let head = last.position.to_string();
     let notify_params: [&(dyn ToSql + Sync); 2] = [&NOTIFY_CHANNEL, &head];
     let (event_params, seal_params) = (columns.params(), seal_row.params());
