@@ -251,19 +251,23 @@ fn signed_message(content: &[u8]) -> Vec<u8> {
 impl SignedEvent {
     /// Signs `event` for `stream_id` at `time` (truncated to microseconds).
     pub fn sign(key: &SigningKey, stream_id: &str, event: NewEvent, time: DateTime<Utc>) -> SignedEvent {
-        Self::sign_canonical(key, stream_id, event, time).0
+        let payload_jcs = canonical_payload(&event.payload);
+        Self::sign_canonical(key, stream_id, event, payload_jcs, time).0
     }
 
-    /// Signs, and also returns the payload's canonical JSON so the append path never computes it twice.
+    /// Signs given the payload's canonical JSON (which must be that of `event.payload`, as [`validate`] returns
+    /// it), and hands it back beside the event, so the append path computes it once for the check, the
+    /// signature, the hash and the stored row.
     pub(crate) fn sign_canonical(
         key: &SigningKey,
         stream_id: &str,
         event: NewEvent,
+        payload_jcs: Vec<u8>,
         time: DateTime<Utc>,
     ) -> (SignedEvent, Vec<u8>) {
+        debug_assert_eq!(payload_jcs, canonical_payload(&event.payload));
         let time = time.trunc_subsecs(6);
         let signer = key.verifying_key();
-        let payload_jcs = canonical_payload(&event.payload);
         let content = content_bytes(&event.event_id, stream_id, &event.event_type, &payload_jcs, &time, &signer);
         let signature = key.sign(&signed_message(&content));
         let signed = SignedEvent {
@@ -414,7 +418,7 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// Checks the limits every stored event obeys.
-pub fn validate(stream_id: &str, event_type: &str, payload: &Value) -> Result<(), InvalidEvent> {
+pub fn validate(stream_id: &str, event_type: &str, payload: &Value) -> Result<Vec<u8>, InvalidEvent> {
     if !valid_name(stream_id) {
         return Err(InvalidEvent::StreamId);
     }
@@ -428,7 +432,7 @@ pub fn validate(stream_id: &str, event_type: &str, payload: &Value) -> Result<()
     if contains_nul(payload) {
         return Err(InvalidEvent::PayloadNul);
     }
-    Ok(())
+    Ok(bytes)
 }
 
 fn contains_nul(value: &Value) -> bool {
@@ -589,6 +593,6 @@ mod tests {
         assert_eq!(validate("s", "T", &serde_json::json!({"x": "a\u{0}b"})), Err(InvalidEvent::PayloadNul));
         let big = serde_json::json!({"x": "y".repeat(MAX_PAYLOAD_BYTES)});
         assert!(matches!(validate("s", "T", &big), Err(InvalidEvent::PayloadTooLarge(_))));
-        assert_eq!(validate("s", "T", &ok), Ok(()));
+        assert_eq!(validate("s", "T", &ok), Ok(canonical_payload(&ok)));
     }
 }

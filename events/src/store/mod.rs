@@ -147,13 +147,19 @@ impl Store {
         events: Vec<NewEvent>,
     ) -> Result<Appended, AppendError> {
         check_size(&events, |e| e.event_id)?;
-        for event in &events {
-            validate(stream_id, &event.event_type, &event.payload)
-                .map_err(|reason| AppendError::Invalid { event_id: event.event_id, reason })?;
-        }
+        let payloads = events
+            .iter()
+            .map(|event| {
+                validate(stream_id, &event.event_type, &event.payload)
+                    .map_err(|reason| AppendError::Invalid { event_id: event.event_id, reason })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let now = Utc::now();
-        let (signed, canonical): (Vec<SignedEvent>, Vec<Vec<u8>>) =
-            events.into_iter().map(|e| SignedEvent::sign_canonical(&self.inner.key, stream_id, e, now)).unzip();
+        let (signed, canonical): (Vec<SignedEvent>, Vec<Vec<u8>>) = events
+            .into_iter()
+            .zip(payloads)
+            .map(|(e, payload)| SignedEvent::sign_canonical(&self.inner.key, stream_id, e, payload, now))
+            .unzip();
         debug_assert!(
             signed
                 .iter()

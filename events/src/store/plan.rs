@@ -198,7 +198,8 @@ mod tests {
         let (events, canonical) = (0..events)
             .map(|n| {
                 let event = NewEvent::new("Counted", &serde_json::json!({ "n": n }));
-                SignedEvent::sign_canonical(&key, stream, event, chrono::Utc::now())
+                let payload = crate::envelope::canonical_payload(&event.payload);
+                SignedEvent::sign_canonical(&key, stream, event, payload, chrono::Utc::now())
             })
             .unzip();
         let (reply, _) = tokio::sync::oneshot::channel();

@@ -108,11 +108,7 @@ struct CanonicalJsonb<'a>(&'a [u8]);
 const JSONB_FORMAT_VERSION: u8 = 1;
 
 impl ToSql for CanonicalJsonb<'_> {
-    fn to_sql(
-        &self,
-        _: &Type,
-        out: &mut bytes::BytesMut,
-    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+    fn to_sql(&self, _: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         out.put_u8(JSONB_FORMAT_VERSION);
         out.put_slice(self.0);
         Ok(IsNull::No)

@@ -5,7 +5,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 
 use super::error::AppendError;
 use super::AppendRequest;
-use crate::envelope::{canonical_payload, validate};
+use crate::envelope::validate;
 use crate::one_key_batch;
 
 /// Verifies a batch of requests on the rayon pool; returns the requests that passed and, for each that failed,
@@ -19,8 +19,8 @@ pub fn verify_requests(
     let mut passed = Vec::with_capacity(requests.len());
     let mut failed = Vec::new();
     let mut candidates = Vec::with_capacity(requests.len());
-    for request in requests {
-        match check_fields(&request, pinned) {
+    for mut request in requests {
+        match check_fields(&mut request, pinned) {
             Ok(()) => candidates.push(request),
             Err(err) => failed.push((request, err)),
         }
@@ -39,7 +39,9 @@ pub fn verify_requests(
     (passed, failed)
 }
 
-fn check_fields(request: &AppendRequest, pinned: &VerifyingKey) -> Result<(), AppendError> {
+/// Checks each event's stream, names, payload and signer, and fills in the payloads' canonical JSON.
+fn check_fields(request: &mut AppendRequest, pinned: &VerifyingKey) -> Result<(), AppendError> {
+    let mut canonical = Vec::with_capacity(request.events.len());
     for event in &request.events {
         if event.stream_id != request.stream_id {
             return Err(AppendError::StreamMismatch {
@@ -48,8 +50,10 @@ fn check_fields(request: &AppendRequest, pinned: &VerifyingKey) -> Result<(), Ap
                 found: event.stream_id.clone(),
             });
         }
-        validate(&event.stream_id, &event.event_type, &event.payload)
-            .map_err(|reason| AppendError::Invalid { event_id: event.event_id, reason })?;
+        canonical.push(
+            validate(&event.stream_id, &event.event_type, &event.payload)
+                .map_err(|reason| AppendError::Invalid { event_id: event.event_id, reason })?,
+        );
         if event.signer != *pinned {
             return Err(AppendError::UntrustedSigner {
                 event_id: event.event_id,
@@ -57,13 +61,12 @@ fn check_fields(request: &AppendRequest, pinned: &VerifyingKey) -> Result<(), Ap
             });
         }
     }
+    request.canonical = canonical;
     Ok(())
 }
 
 fn verify_chunk(requests: &mut [AppendRequest], pinned: &VerifyingKey) -> Vec<Result<(), AppendError>> {
-    for request in requests.iter_mut().filter(|r| r.canonical.len() != r.events.len()) {
-        request.canonical = request.events.iter().map(|e| canonical_payload(&e.payload)).collect();
-    }
+    debug_assert!(requests.iter().all(|r| r.canonical.len() == r.events.len()), "check_fields filled them in");
     let messages: Vec<Vec<u8>> = requests
         .iter()
         .flat_map(|r| r.events.iter().zip(&r.canonical))
