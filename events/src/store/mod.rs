@@ -231,24 +231,17 @@ fn check_size<E>(events: &[E], id: impl Fn(&E) -> uuid::Uuid) -> Result<(), Appe
 
 fn build_pool(pg_config: tokio_postgres::Config, options: &StoreOptions) -> Pool {
     let manager = Manager::from_config(pg_config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-    let role = options.set_role.clone();
-    Pool::builder(manager)
-        .max_size(options.pool_size)
-        .post_create(Hook::async_fn(move |client, _| {
-            // The service's statements are prepared once per connection and take the same plan whatever their
-            // parameters (keyed lookups, the writer's unnest INSERT), so PostgreSQL need not plan each execution
-            // again (it did for the writer's statements: ~1.5 % of the machine under load).
-            let mut setup = String::from("SET plan_cache_mode = force_generic_plan;");
-            if let Some(role) = &role {
-                setup.push_str(&format!(" SET ROLE \"{role}\";"));
-            }
+    let mut builder = Pool::builder(manager).max_size(options.pool_size);
+    if let Some(role) = options.set_role.clone() {
+        builder = builder.post_create(Hook::async_fn(move |client, _| {
+            let role = role.clone();
             Box::pin(async move {
-                client.batch_execute(&setup).await.map_err(HookError::Backend)?;
+                client.batch_execute(&format!("SET ROLE \"{role}\"")).await.map_err(HookError::Backend)?;
                 Ok(())
             })
-        }))
-        .build()
-        .expect("a pool with a runtime and a manager builds")
+        }));
+    }
+    builder.build().expect("a pool with a runtime and a manager builds")
 }
 
 /// `first` and whatever else is already waiting on `rx`, until `max_events` (as counted by `events`) is reached:
