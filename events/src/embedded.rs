@@ -14,6 +14,9 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use nix::fcntl::{Flock, FlockArg};
+use nix::unistd::{Gid, Uid, User};
+
 /// glibc malloc settings for the server processes. A backend that receives a large message (a commit of a few
 /// hundred ~2 KB rows as column arrays) allocates past glibc's default mmap threshold and trim point, so each such
 /// commit mapped and zeroed fresh pages and gave them back afterwards: page faults and `brk` were ~4 % of the
@@ -21,9 +24,6 @@ use std::process::{Command, Output};
 /// free).
 const MALLOC_TUNABLES: &str =
     "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456:glibc.malloc.top_pad=16777216";
-
-use nix::fcntl::{Flock, FlockArg};
-use nix::unistd::{Gid, Uid, User};
 
 /// The cluster's superuser; the service itself logs in as `notch_app`.
 pub const SUPERUSER: &str = "notch";
