@@ -6,14 +6,13 @@ use std::collections::HashMap;
 
 use adapters::site::lifts::{load_graph, run_lifts};
 use adapters::site::log::{load_tally, to_new_event};
+use adapters::site::seed::open_tally_events;
 use adapters::site::streams;
 use chrono::Utc;
-use domain::site::chit::{ChitBody, ChitKind};
 use domain::site::crypto::PublicKey;
 use domain::site::finder::clear;
-use domain::site::tally::{Certificate, Side, Tally, TallyBody, TallyCommand, TallySide, TallyState, Terms};
+use domain::site::tally::{Certificate, TallyBody, TallySide, Terms};
 use domain::site::user::{Contact, UserEvent};
-use domain::Decider;
 use ed25519_dalek::SigningKey;
 use events::testkit::test_db;
 use events::{Expected, NewEvent, Store};
@@ -54,35 +53,7 @@ fn open_tally(id: Uuid, stock: usize, foil: usize, balance: i64) -> Vec<NewEvent
         stock: side(stock),
         foil: side(foil),
     };
-    let mut state = TallyState::default();
-    let mut events = Vec::new();
-    let mut run = |state: &mut TallyState, command| {
-        for event in Tally::decide(state, command).unwrap() {
-            *state = Tally::evolve(std::mem::take(state), &event);
-            events.push(event);
-        }
-    };
-    run(&mut state, TallyCommand::DraftTally { tally_id: id, parties: [cid(stock), cid(foil)], at });
-    let signature = body.sign(&key(stock)).unwrap();
-    run(&mut state, TallyCommand::ProposeTally { body: body.clone(), by: Side::Stock, signature, at });
-    run(&mut state, TallyCommand::SignTally { by: Side::Foil, signature: body.sign(&key(foil)).unwrap(), at });
-    let (index, prev_hash) = state.chain_head();
-    let (by, payer) = if balance > 0 { (Side::Foil, foil) } else { (Side::Stock, stock) };
-    let chit = ChitBody {
-        id: Uuid::now_v7(),
-        tally_id: id,
-        index,
-        prev_hash,
-        by,
-        kind: ChitKind::Transaction,
-        units_milli: balance.abs(),
-        date: at,
-        memo: String::new(),
-        reference: String::new(),
-    };
-    let signature = chit.sign(&key(payer)).unwrap();
-    run(&mut state, TallyCommand::IssueChit { chit, signature, at });
-    events.iter().map(to_new_event).collect()
+    open_tally_events(&body, &key(stock), &key(foil), balance, at).unwrap()
 }
 
 /// Registers the users and opens the tallies; returns the tally ids.

@@ -7,6 +7,7 @@ pub mod lift_graph;
 pub mod lifts;
 pub mod locks;
 pub mod log;
+pub mod seed;
 pub mod streams;
 pub mod tallies;
 

@@ -10,18 +10,17 @@ use std::time::Instant;
 
 use adapters::site::lifts::{load_graph, run_lifts, tally_ids, user_indexes};
 use adapters::site::log::to_new_event;
+use adapters::site::seed::open_tally_events;
 use adapters::site::streams;
 use anyhow::Context;
 use chrono::Utc;
 use clap::Args;
-use domain::site::chit::{ChitBody, ChitKind};
 use domain::site::config::SiteConfig;
 use domain::site::crypto::PublicKey;
 use domain::site::finder::{clear, EdgeIx, Finder, GraphTally, LiftGraph};
 use domain::site::site_aggregate::{SiteEvent, SiteIdentity};
-use domain::site::tally::{Certificate, Side, Tally, TallyBody, TallyCommand, TallySide, TallyState, Terms};
+use domain::site::tally::{Certificate, Side, TallyBody, TallySide, Terms};
 use domain::site::user::{Contact, UserEvent};
-use domain::Decider;
 use ed25519_dalek::SigningKey;
 use events::database::Database;
 use events::{Expected, NewEvent, Store, StoreOptions};
@@ -372,40 +371,5 @@ fn tally_events(
         stock: side(stock, &stock_key),
         foil: side(foil, &foil_key),
     };
-    let mut commands = vec![
-        TallyCommand::DraftTally { tally_id: id, parties: [cid(stock), cid(foil)], at },
-        TallyCommand::ProposeTally { body: body.clone(), by: Side::Stock, signature: body.sign(&stock_key)?, at },
-        TallyCommand::SignTally { by: Side::Foil, signature: body.sign(&foil_key)?, at },
-    ];
-    let mut state = TallyState::default();
-    let mut all = Vec::new();
-    let mut run = |state: &mut TallyState, command| -> anyhow::Result<()> {
-        for event in Tally::decide(state, command)? {
-            *state = Tally::evolve(std::mem::take(state), &event);
-            all.push(event);
-        }
-        Ok(())
-    };
-    for command in commands.drain(..) {
-        run(&mut state, command)?;
-    }
-    if balance != 0 {
-        let (index, prev_hash) = state.chain_head();
-        let (by, key) = if balance > 0 { (Side::Foil, &foil_key) } else { (Side::Stock, &stock_key) };
-        let chit = ChitBody {
-            id: Uuid::now_v7(),
-            tally_id: id,
-            index,
-            prev_hash,
-            by,
-            kind: ChitKind::Transaction,
-            units_milli: balance.abs(),
-            date: at,
-            memo: String::new(),
-            reference: String::new(),
-        };
-        let signature = chit.sign(key)?;
-        run(&mut state, TallyCommand::IssueChit { chit, signature, at })?;
-    }
-    Ok(all.iter().map(to_new_event).collect())
+    Ok(open_tally_events(&body, &stock_key, &foil_key, balance, at)?)
 }

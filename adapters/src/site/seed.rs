@@ -1,0 +1,58 @@
+//! Opening tallies on behalf of both parties, for benchmarks and tests that hold every user's key: the events a
+//! real negotiation produces (draft, offer signed by the stock side, acceptance signed by the foil side, then one
+//! transaction chit), each decided and evolved by the domain, so the network they build is one the site accepts.
+
+use chrono::{DateTime, Utc};
+use domain::site::chit::{ChitBody, ChitKind};
+use domain::site::tally::{Side, Tally, TallyBody, TallyCommand, TallyState};
+use domain::site::SiteError;
+use domain::Decider;
+use ed25519_dalek::SigningKey;
+use events::NewEvent;
+use uuid::Uuid;
+
+use super::log::to_new_event;
+
+/// The events that open `body`'s tally and bring its balance to `balance_milli` with one chit (none for zero):
+/// a positive balance is paid by the foil side, a negative one by the stock side.
+pub fn open_tally_events(
+    body: &TallyBody,
+    stock_key: &SigningKey,
+    foil_key: &SigningKey,
+    balance_milli: i64,
+    at: DateTime<Utc>,
+) -> Result<Vec<NewEvent>, SiteError> {
+    let parties = [body.stock.cert.cid.clone(), body.foil.cert.cid.clone()];
+    let mut state = TallyState::default();
+    let mut events = Vec::new();
+    let mut run = |state: &mut TallyState, command| -> Result<(), SiteError> {
+        for event in Tally::decide(state, command)? {
+            *state = Tally::evolve(std::mem::take(state), &event);
+            events.push(event);
+        }
+        Ok(())
+    };
+    run(&mut state, TallyCommand::DraftTally { tally_id: body.id, parties, at })?;
+    let signature = body.sign(stock_key)?;
+    run(&mut state, TallyCommand::ProposeTally { body: body.clone(), by: Side::Stock, signature, at })?;
+    run(&mut state, TallyCommand::SignTally { by: Side::Foil, signature: body.sign(foil_key)?, at })?;
+    if balance_milli != 0 {
+        let (index, prev_hash) = state.chain_head();
+        let (by, payer_key) = if balance_milli > 0 { (Side::Foil, foil_key) } else { (Side::Stock, stock_key) };
+        let chit = ChitBody {
+            id: Uuid::now_v7(),
+            tally_id: body.id,
+            index,
+            prev_hash,
+            by,
+            kind: ChitKind::Transaction,
+            units_milli: balance_milli.abs(),
+            date: at,
+            memo: String::new(),
+            reference: String::new(),
+        };
+        let signature = chit.sign(payer_key)?;
+        run(&mut state, TallyCommand::IssueChit { chit, signature, at })?;
+    }
+    Ok(events.iter().map(to_new_event).collect())
+}
