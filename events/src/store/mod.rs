@@ -244,20 +244,18 @@ fn build_pool(pg_config: tokio_postgres::Config, options: &StoreOptions) -> Pool
     builder.build().expect("a pool with a runtime and a manager builds")
 }
 
-/// `first` and whatever else is already waiting on `rx`, until `max_events` (as counted by `events`) is reached:
-/// a pipeline stage's next batch, never waiting for more to arrive.
-pub(crate) fn drain_waiting<T>(
-    rx: &mut mpsc::Receiver<T>,
-    first: T,
+/// `batch` plus every request already waiting on `rx`, until `max_events` events: a pipeline stage's next batch
+/// (the verifier's, the writer's), never waiting for more to arrive.
+fn gather(
+    rx: &mut mpsc::Receiver<AppendRequest>,
+    mut batch: Vec<AppendRequest>,
     max_events: usize,
-    events: impl Fn(&T) -> usize,
-) -> Vec<T> {
-    let mut count = events(&first);
-    let mut batch = vec![first];
-    while count < max_events {
-        let Ok(item) = rx.try_recv() else { break };
-        count += events(&item);
-        batch.push(item);
+) -> Vec<AppendRequest> {
+    let mut events: usize = batch.iter().map(|r| r.events.len()).sum();
+    while events < max_events {
+        let Ok(request) = rx.try_recv() else { break };
+        events += request.events.len();
+        batch.push(request);
     }
     batch
 }
@@ -268,7 +266,7 @@ async fn run_verifier(
     pinned: VerifyingKey,
 ) {
     while let Some(first) = requests.recv().await {
-        let batch = drain_waiting(&mut requests, first, MAX_EVENTS_PER_VERIFY, |r| r.events.len());
+        let batch = gather(&mut requests, vec![first], MAX_EVENTS_PER_VERIFY);
         let (done, result) = oneshot::channel();
         rayon::spawn(move || {
             let _ = done.send(verify::verify_requests(batch, &pinned));

@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use super::plan::{plan, Decision, Known, Plan};
 use super::rows::{Columns, SealRow, EXPECT_TAIL, INSERT_EVENTS, INSERT_SEAL, LOCK_CHAIN, NOTIFY, TAIL_MOVED};
-use super::AppendRequest;
+use super::{gather, AppendRequest};
 use crate::envelope::{Hash, GENESIS_PREV_HASH};
 use crate::seal::Seal;
 
@@ -74,6 +74,8 @@ type Flight = Pin<Box<dyn Future<Output = Box<Landing>> + Send>>;
 struct Landing {
     outcome: Result<(), Speculation>,
     client: Object,
+    /// The requests the commit carried, to be answered (or decided again the careful way).
+    batch: Vec<AppendRequest>,
     plan: Plan,
 }
 
@@ -100,7 +102,6 @@ impl Writer {
 
     pub async fn run(mut self, mut ready: mpsc::Receiver<AppendRequest>) {
         let mut flights: FuturesOrdered<Flight> = FuturesOrdered::new();
-        let mut aloft: VecDeque<Vec<AppendRequest>> = VecDeque::new();
         // Batches to decide the careful way, once nothing is in flight.
         let mut careful: VecDeque<Vec<AppendRequest>> = VecDeque::new();
         // Requests a careful commit put off (a retry racing its own original in the same batch).
@@ -113,8 +114,8 @@ impl Writer {
                     continue;
                 }
                 if !carried.is_empty() {
-                    let batch = gather(&mut ready, std::mem::take(&mut carried));
-                    self.launch(batch, &mut flights, &mut aloft, &mut careful).await;
+                    let batch = gather(&mut ready, std::mem::take(&mut carried), MAX_EVENTS_PER_COMMIT);
+                    self.launch(batch, &mut flights, &mut careful).await;
                     continue;
                 }
             }
@@ -134,26 +135,25 @@ impl Writer {
                 Next::Request(None) if flights.is_empty() => return,
                 Next::Request(None) => closed = true,
                 Next::Request(Some(first)) => {
-                    let batch = gather(&mut ready, vec![first]);
-                    self.launch(batch, &mut flights, &mut aloft, &mut careful).await;
+                    let batch = gather(&mut ready, vec![first], MAX_EVENTS_PER_COMMIT);
+                    self.launch(batch, &mut flights, &mut careful).await;
                 }
                 Next::Landed(landing) => {
-                    let landing = landing.expect("a flight was in the air");
-                    let batch = aloft.pop_front().expect("one batch per flight");
-                    match landing.outcome {
+                    let Landing { outcome, client, batch, plan } = *landing.expect("a flight was in the air");
+                    match outcome {
                         Ok(()) => {
-                            let carried_now = self.settle(batch, landing.plan);
+                            let carried_now = self.settle(batch, plan);
                             debug_assert!(carried_now.is_empty(), "a speculative plan carries nothing");
                         }
                         Err(Speculation::Refused) => {
                             // Another writer moved the chain or a stream, an event id is a retry, or the commit
                             // ahead was refused: decide again under the lock.
-                            tracing::debug!(events = landing.plan.linked.len(), "speculative commit refused");
+                            tracing::debug!(events = plan.linked.len(), "speculative commit refused");
                             self.known.forget();
                             careful.push_back(batch);
                         }
                         Err(Speculation::Failed(err)) => {
-                            drop(Object::take(landing.client));
+                            drop(Object::take(client));
                             self.fail(batch, err);
                         }
                     }
@@ -168,7 +168,6 @@ impl Writer {
         &mut self,
         batch: Vec<AppendRequest>,
         flights: &mut FuturesOrdered<Flight>,
-        aloft: &mut VecDeque<Vec<AppendRequest>>,
         careful: &mut VecDeque<Vec<AppendRequest>>,
     ) {
         let (batch, rest) = self.known.partition(batch);
@@ -196,9 +195,8 @@ impl Writer {
                 let _ = predecessor_holds_its_turn.await;
             }
             let outcome = commit_speculative(&client, &plan, &seal, turn, turn_taken).await;
-            Box::new(Landing { outcome, client, plan })
+            Box::new(Landing { outcome, client, batch, plan })
         }));
-        aloft.push_back(batch);
     }
 
     /// Decides `batch` against what is committed, under the lock, and commits it; returns the requests that must
@@ -279,17 +277,6 @@ enum Next {
     Landed(Option<Box<Landing>>),
 }
 
-/// `batch` plus every request already waiting, up to [`MAX_EVENTS_PER_COMMIT`] events (never waiting for more).
-fn gather(ready: &mut mpsc::Receiver<AppendRequest>, mut batch: Vec<AppendRequest>) -> Vec<AppendRequest> {
-    let mut events: usize = batch.iter().map(|r| r.events.len()).sum();
-    while events < MAX_EVENTS_PER_COMMIT {
-        let Ok(request) = ready.try_recv() else { break };
-        events += request.events.len();
-        batch.push(request);
-    }
-    batch
-}
-
 /// A key range no other writer uses (2^-62 odds of meeting another's), away from [`CHAIN_LOCK_KEY`].
 fn random_turn_lock_base() -> i64 {
     loop {
@@ -367,8 +354,15 @@ async fn commit_speculative(
     );
     begun.map_err(failed)?;
     my_turn.map_err(failed)?;
-    let statements = [inserted.map(Some), sealed.map(|_| None), predecessor_done.map(|()| None), locked.map(|_| None)];
-    let statements = statements.into_iter().chain([checked.map(|_| None), notified.map(|_| None)]);
+    // In statement order, so the first failure is the one reported; only the insert's row count is checked.
+    let statements = [
+        inserted.map(Some),
+        sealed.map(|_| None),
+        predecessor_done.map(|()| None),
+        locked.map(|_| None),
+        checked.map(|_| None),
+        notified.map(|_| None),
+    ];
     for result in statements {
         match result {
             Ok(Some(rows)) => assert_eq!(rows, plan.linked.len() as u64, "the insert stores every linked event"),
