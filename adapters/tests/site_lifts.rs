@@ -6,12 +6,12 @@ use std::collections::HashMap;
 
 use adapters::site::lifts::{load_graph, run_lifts};
 use adapters::site::log::{load_tally, to_new_event};
-use adapters::site::seed::open_tally_events;
+use adapters::site::seed::{open_tally_events, Party};
 use adapters::site::streams;
 use chrono::Utc;
 use domain::site::crypto::PublicKey;
 use domain::site::finder::clear;
-use domain::site::tally::{Certificate, TallyBody, TallySide, Terms};
+use domain::site::tally::Certificate;
 use domain::site::user::{Contact, UserEvent};
 use ed25519_dalek::SigningKey;
 use events::testkit::test_db;
@@ -34,26 +34,17 @@ fn cid(user: usize) -> String {
 
 /// The events of an open tally whose balance is `balance` (one chit), each decided by the domain.
 fn open_tally(id: Uuid, stock: usize, foil: usize, balance: i64) -> Vec<NewEvent> {
-    let at = Utc::now();
-    let side = |user: usize| TallySide {
+    let (stock_key, foil_key) = (key(stock), key(foil));
+    let party = |user: usize, key| Party {
         cert: Certificate {
             cid: cid(user),
             name: cid(user),
             chip_address: format!("{}:agent@test.invalid:1", cid(user)),
-            public_key: PublicKey::of(&key(user)),
+            public_key: PublicKey::of(key),
         },
-        terms: Terms { credit_limit_milli: LIMIT_MILLI, lift_margin_milli: 0 },
+        key,
     };
-    let body = TallyBody {
-        id,
-        version: 1,
-        date: at,
-        memo: String::new(),
-        agreement: String::new(),
-        stock: side(stock),
-        foil: side(foil),
-    };
-    open_tally_events(&body, &key(stock), &key(foil), balance, at).unwrap()
+    open_tally_events(id, party(stock, &stock_key), party(foil, &foil_key), LIMIT_MILLI, balance, Utc::now()).unwrap()
 }
 
 /// Registers the users and opens the tallies; returns the tally ids.

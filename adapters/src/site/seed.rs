@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::site::chit::{ChitBody, ChitKind};
-use domain::site::tally::{Side, Tally, TallyBody, TallyCommand, TallyState};
+use domain::site::tally::{Certificate, Side, Tally, TallyBody, TallyCommand, TallySide, TallyState, Terms};
 use domain::site::SiteError;
 use domain::Decider;
 use ed25519_dalek::SigningKey;
@@ -13,15 +13,34 @@ use uuid::Uuid;
 
 use super::log::to_new_event;
 
-/// The events that open `body`'s tally and bring its balance to `balance_milli` with one chit (none for zero):
-/// a positive balance is paid by the foil side, a negative one by the stock side.
+/// One side of a seeded tally: who it is and the key it signs with.
+pub struct Party<'a> {
+    pub cert: Certificate,
+    pub key: &'a SigningKey,
+}
+
+/// The events that open tally `id` between `stock` and `foil` (each granting the other `credit_limit_milli`, no
+/// lift margin) and bring its balance to `balance_milli` with one chit (none for zero): a positive balance is
+/// paid by the foil side, a negative one by the stock side.
 pub fn open_tally_events(
-    body: &TallyBody,
-    stock_key: &SigningKey,
-    foil_key: &SigningKey,
+    id: Uuid,
+    stock: Party,
+    foil: Party,
+    credit_limit_milli: i64,
     balance_milli: i64,
     at: DateTime<Utc>,
 ) -> Result<Vec<NewEvent>, SiteError> {
+    let (stock_key, foil_key) = (stock.key, foil.key);
+    let side = |party: Party| TallySide { cert: party.cert, terms: Terms { credit_limit_milli, lift_margin_milli: 0 } };
+    let body = TallyBody {
+        id,
+        version: 1,
+        date: at,
+        memo: String::new(),
+        agreement: String::new(),
+        stock: side(stock),
+        foil: side(foil),
+    };
     let parties = [body.stock.cert.cid.clone(), body.foil.cert.cid.clone()];
     let mut state = TallyState::default();
     let mut events = Vec::new();

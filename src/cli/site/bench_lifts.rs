@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use adapters::site::lifts::{load_graph, run_lifts, tally_ids, user_indexes};
 use adapters::site::log::to_new_event;
-use adapters::site::seed::open_tally_events;
+use adapters::site::seed::{open_tally_events, Party};
 use adapters::site::streams;
 use anyhow::Context;
 use chrono::Utc;
@@ -19,7 +19,7 @@ use domain::site::config::SiteConfig;
 use domain::site::crypto::PublicKey;
 use domain::site::finder::{clear, EdgeIx, Finder, GraphTally, LiftGraph};
 use domain::site::site_aggregate::{SiteEvent, SiteIdentity};
-use domain::site::tally::{Certificate, Side, TallyBody, TallySide, Terms};
+use domain::site::tally::{Certificate, Side};
 use domain::site::user::{Contact, UserEvent};
 use ed25519_dalek::SigningKey;
 use events::database::Database;
@@ -351,25 +351,16 @@ fn tally_events(
     foil: usize,
     balance: i64,
 ) -> anyhow::Result<Vec<NewEvent>> {
-    let at = Utc::now();
     let (stock_key, foil_key) = (user_key(seed, stock), user_key(seed, foil));
-    let side = |user: usize, key: &SigningKey| TallySide {
+    let party = |user: usize, key| Party {
         cert: Certificate {
             cid: cid(user),
             name: format!("User {user}"),
             chip_address: site.chip_address(&cid(user)),
             public_key: PublicKey::of(key),
         },
-        terms: Terms { credit_limit_milli: CREDIT_LIMIT_MILLI, lift_margin_milli: 0 },
+        key,
     };
-    let body = TallyBody {
-        id,
-        version: 1,
-        date: at,
-        memo: String::new(),
-        agreement: String::new(),
-        stock: side(stock, &stock_key),
-        foil: side(foil, &foil_key),
-    };
-    Ok(open_tally_events(&body, &stock_key, &foil_key, balance, at)?)
+    let (stock, foil) = (party(stock, &stock_key), party(foil, &foil_key));
+    Ok(open_tally_events(id, stock, foil, CREDIT_LIMIT_MILLI, balance, Utc::now())?)
 }
