@@ -13,12 +13,12 @@ use ed25519_dalek::SigningKey;
 use events::database::{connect, Database};
 
 use super::scratch::with_scratch;
-use events::{Expected, NewEvent, Store, StoreOptions};
+use events::{Expected, NewEvent, Store};
 use hdrhistogram::Histogram;
 use serde_json::json;
 use tokio_postgres::types::ToSql;
 
-use super::node::DbArgs;
+use super::node::{DbArgs, WriterArgs};
 
 /// Rows per baseline INSERT statement.
 const BASELINE_ROWS_PER_INSERT: usize = 100;
@@ -35,9 +35,8 @@ pub struct BenchAppendArgs {
     /// Events appended in all (and rows inserted by the baseline).
     #[arg(long, default_value_t = 200_000)]
     events: usize,
-    /// Speculative commits the writer keeps in flight (StoreOptions::commits_in_flight).
-    #[arg(long, default_value_t = events::store::DEFAULT_COMMITS_IN_FLIGHT as u8, value_parser = clap::value_parser!(u8).range(1..=events::store::MAX_COMMITS_IN_FLIGHT as i64))]
-    commits_in_flight: u8,
+    #[command(flatten)]
+    writer: WriterArgs,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -64,7 +63,7 @@ pub async fn run(args: BenchAppendArgs) -> anyhow::Result<ExitCode> {
                 "baseline_rows_per_s": figures.baseline_rows_per_s.round(),
                 "ratio": round3(ratio),
                 "clients": args.clients,
-                "commits_in_flight": args.commits_in_flight,
+                "commits_in_flight": args.writer.commits_in_flight,
                 "events": args.events,
             })
         );
@@ -86,11 +85,7 @@ fn round3(x: f64) -> f64 {
 
 async fn measure(args: &BenchAppendArgs, database: &Database) -> anyhow::Result<Figures> {
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
-    let options = StoreOptions {
-        pool_size: 8,
-        set_role: database.service_set_role.clone(),
-        commits_in_flight: usize::from(args.commits_in_flight),
-    };
+    let options = args.writer.store_options(8, database);
     let store = Store::open(database.service.clone(), key, options).await?;
     let (events_per_s, latencies) = append_clients(&store, args.clients, args.events).await?;
     drop(store);

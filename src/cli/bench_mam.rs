@@ -15,7 +15,7 @@ use bytes::Bytes;
 use clap::Args;
 use ed25519_dalek::SigningKey;
 use events::database::Database;
-use events::{Store, StoreOptions};
+use events::Store;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
@@ -27,7 +27,7 @@ use serde_json::json;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, Mutex, Notify};
 
-use super::node::DbArgs;
+use super::node::{DbArgs, WriterArgs};
 
 /// Keep-alive HTTP/1.1 connections the simulated devices share: the bound on requests in flight.
 const CONNECTIONS: usize = 512;
@@ -47,9 +47,8 @@ pub struct BenchMamArgs {
     /// How long the devices send.
     #[arg(long, default_value_t = 30)]
     seconds: u64,
-    /// Speculative commits the store's writer keeps in flight (StoreOptions::commits_in_flight).
-    #[arg(long, default_value_t = events::store::DEFAULT_COMMITS_IN_FLIGHT as u8, value_parser = clap::value_parser!(u8).range(1..=events::store::MAX_COMMITS_IN_FLIGHT as i64))]
-    commits_in_flight: u8,
+    #[command(flatten)]
+    writer: WriterArgs,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -128,11 +127,7 @@ async fn measure(args: &BenchMamArgs, database: &Database) -> anyhow::Result<Out
     })
     .await?;
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
-    let options = StoreOptions {
-        pool_size: 16,
-        set_role: database.service_set_role.clone(),
-        commits_in_flight: usize::from(args.commits_in_flight),
-    };
+    let options = args.writer.store_options(16, database);
     let store = Store::open(database.service.clone(), key, options).await?;
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let shutdown = async move {

@@ -27,6 +27,29 @@ impl DbArgs {
     }
 }
 
+/// How a benchmark's store commits: the `StoreOptions` a run may vary.
+#[derive(Args, Clone, Copy, Debug)]
+pub struct WriterArgs {
+    /// Speculative commits the store's writer keeps in flight (StoreOptions::commits_in_flight).
+    #[arg(
+        long,
+        default_value_t = events::store::DEFAULT_COMMITS_IN_FLIGHT as u8,
+        value_parser = clap::value_parser!(u8).range(1..=events::store::MAX_COMMITS_IN_FLIGHT as i64)
+    )]
+    pub commits_in_flight: u8,
+}
+
+impl WriterArgs {
+    /// Store options with `pool_size` connections, as the service role of `database`.
+    pub fn store_options(&self, pool_size: usize, database: &Database) -> StoreOptions {
+        StoreOptions {
+            pool_size,
+            set_role: database.service_set_role.clone(),
+            commits_in_flight: usize::from(self.commits_in_flight),
+        }
+    }
+}
+
 /// A running node: its database, identity and log.
 pub struct Node {
     pub database: Database,
