@@ -12,7 +12,8 @@
 use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
 use chrono::{DateTime, SubsecRound, Utc};
-use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use ed25519_dalek::ed25519::signature::{Keypair, Signer};
+use ed25519_dalek::{Signature, VerifyingKey};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -249,8 +250,12 @@ fn signed_message(content: &[u8]) -> Vec<u8> {
 }
 
 impl SignedEvent {
-    /// Signs `event` for `stream_id` at `time` (truncated to microseconds).
-    pub fn sign(key: &SigningKey, stream_id: &str, event: NewEvent, time: DateTime<Utc>) -> SignedEvent {
+    /// Signs `event` for `stream_id` at `time` (truncated to microseconds), with an ed25519-dalek
+    /// [`ed25519_dalek::SigningKey`] or the append path's [`crate::node_key::NodeKey`].
+    pub fn sign<K>(key: &K, stream_id: &str, event: NewEvent, time: DateTime<Utc>) -> SignedEvent
+    where
+        K: Signer<Signature> + Keypair<VerifyingKey = VerifyingKey>,
+    {
         let payload_jcs = canonical_payload(&event.payload);
         Self::sign_canonical(key, stream_id, event, payload_jcs, time).0
     }
@@ -258,13 +263,16 @@ impl SignedEvent {
     /// Signs given the payload's canonical JSON (which must be that of `event.payload`, as [`validate`] returns
     /// it), and hands it back beside the event, so the append path computes it once for the check, the
     /// signature, the hash and the stored row.
-    pub(crate) fn sign_canonical(
-        key: &SigningKey,
+    pub(crate) fn sign_canonical<K>(
+        key: &K,
         stream_id: &str,
         event: NewEvent,
         payload_jcs: Vec<u8>,
         time: DateTime<Utc>,
-    ) -> (SignedEvent, Vec<u8>) {
+    ) -> (SignedEvent, Vec<u8>)
+    where
+        K: Signer<Signature> + Keypair<VerifyingKey = VerifyingKey>,
+    {
         debug_assert_eq!(payload_jcs, canonical_payload(&event.payload));
         let time = time.trunc_subsecs(6);
         let signer = key.verifying_key();
@@ -447,6 +455,7 @@ fn contains_nul(value: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ed25519_dalek::SigningKey;
     use chrono::TimeZone;
 
     fn key() -> SigningKey {

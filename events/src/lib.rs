@@ -6,6 +6,7 @@ pub mod database;
 pub mod embedded;
 pub mod envelope;
 pub mod node;
+pub mod node_key;
 pub mod one_key_batch;
 pub mod seal;
 pub mod store;

@@ -6,7 +6,8 @@
 //! the cost off the per-event path.
 
 use chrono::{DateTime, Utc};
-use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use ed25519_dalek::ed25519::signature::{Keypair, Signer};
+use ed25519_dalek::{Signature, VerifyingKey};
 use serde::Serialize;
 
 use crate::envelope::{format_time, Hash};
@@ -46,7 +47,10 @@ fn message(position: i64, hash: &Hash, sealed_at: &DateTime<Utc>, signer: &Verif
 }
 
 impl Seal {
-    pub fn sign(key: &SigningKey, position: i64, hash: Hash, sealed_at: DateTime<Utc>) -> Seal {
+    pub fn sign<K>(key: &K, position: i64, hash: Hash, sealed_at: DateTime<Utc>) -> Seal
+    where
+        K: Signer<Signature> + Keypair<VerifyingKey = VerifyingKey>,
+    {
         use chrono::SubsecRound;
         let sealed_at = sealed_at.trunc_subsecs(6);
         let signer = key.verifying_key();
@@ -76,6 +80,7 @@ impl Seal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ed25519_dalek::SigningKey;
 
     #[test]
     fn a_seal_verifies_and_names_exactly_one_head() {

@@ -32,6 +32,7 @@ pub use writer::{
 };
 
 use crate::envelope::{validate, NewEvent, SignedEvent};
+use crate::node_key::NodeKey;
 
 /// Appends waiting to be verified, and appends waiting for the writer; callers wait (back-pressure) when full.
 const REQUEST_QUEUE: usize = 4096;
@@ -87,7 +88,7 @@ pub struct Store {
 
 struct Inner {
     pool: Pool,
-    key: SigningKey,
+    key: Arc<NodeKey>,
     pinned: VerifyingKey,
     to_verify: mpsc::Sender<AppendRequest>,
     ready: mpsc::Sender<AppendRequest>,
@@ -109,13 +110,14 @@ impl Store {
         pg_config.options(settings.trim());
         let pool = build_pool(pg_config.clone(), &options);
         let pinned = key.verifying_key();
+        let key = Arc::new(NodeKey::new(&key));
         let head_now = read::head_position(&pool).await?;
         let (head_tx, head_rx) = watch::channel(head_now);
         let (to_verify_tx, to_verify_rx) = mpsc::channel(REQUEST_QUEUE);
         let (ready_tx, ready_rx) = mpsc::channel(REQUEST_QUEUE);
         tokio::spawn(run_verifier(to_verify_rx, ready_tx.clone(), pinned));
         tokio::spawn(
-            writer::Writer::new(pool.clone(), key.clone(), head_tx.clone(), options.commits_in_flight).run(ready_rx),
+            writer::Writer::new(pool.clone(), Arc::clone(&key), head_tx.clone(), options.commits_in_flight).run(ready_rx),
         );
         tokio::spawn(subscribe::listen(pg_config, options.set_role.clone(), head_tx));
         let inner = Inner { pool, key, pinned, to_verify: to_verify_tx, ready: ready_tx, head: head_rx };
@@ -158,7 +160,7 @@ impl Store {
         let (signed, canonical): (Vec<SignedEvent>, Vec<Vec<u8>>) = events
             .into_iter()
             .zip(payloads)
-            .map(|(e, payload)| SignedEvent::sign_canonical(&self.inner.key, stream_id, e, payload, now))
+            .map(|(e, payload)| SignedEvent::sign_canonical(self.inner.key.as_ref(), stream_id, e, payload, now))
             .unzip();
         debug_assert!(
             signed

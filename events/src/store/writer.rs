@@ -16,10 +16,10 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use chrono::Utc;
 use deadpool_postgres::{Client, Object};
-use ed25519_dalek::SigningKey;
 use futures::stream::{FuturesOrdered, StreamExt};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_postgres::error::SqlState;
@@ -30,6 +30,7 @@ use super::plan::{plan, Decision, Known, Plan};
 use super::rows::{Columns, SealRow, EXPECT_TAIL, INSERT_EVENTS, INSERT_SEAL, LOCK_CHAIN, NOTIFY, TAIL_MOVED};
 use super::{gather, AppendRequest};
 use crate::envelope::{Hash, GENESIS_PREV_HASH};
+use crate::node_key::NodeKey;
 use crate::seal::Seal;
 
 /// The advisory lock every writer of a notch database holds while it extends the chain.
@@ -52,7 +53,7 @@ const TURNS: u64 = MAX_COMMITS_IN_FLIGHT as u64 + 1;
 
 pub struct Writer {
     pool: deadpool_postgres::Pool,
-    key: SigningKey,
+    key: Arc<NodeKey>,
     head: watch::Sender<i64>,
     /// The chain as it will be once every commit in flight has landed.
     known: Known,
@@ -87,7 +88,7 @@ enum Speculation {
 }
 
 impl Writer {
-    pub fn new(pool: deadpool_postgres::Pool, key: SigningKey, head: watch::Sender<i64>, in_flight: usize) -> Writer {
+    pub fn new(pool: deadpool_postgres::Pool, key: Arc<NodeKey>, head: watch::Sender<i64>, in_flight: usize) -> Writer {
         Writer {
             pool,
             key,
@@ -184,7 +185,7 @@ impl Writer {
         };
         self.known.learn(&plan);
         let last = plan.linked.last().expect("a speculative plan links every event");
-        let seal = Seal::sign(&self.key, last.position, last.hash, Utc::now());
+        let seal = Seal::sign(self.key.as_ref(), last.position, last.hash, Utc::now());
         let turn = (self.in_flight > 1).then(|| Turn::of(self.turn_lock_base, self.sent));
         self.sent += 1;
         let (turn_taken, next_may_start) = oneshot::channel();
@@ -392,7 +393,7 @@ fn refuses(err: &tokio_postgres::Error) -> bool {
 
 /// Two round trips: BEGIN, the chain lock and the reads are sent together (the server runs them in order, so the
 /// reads see the log as of after the lock); then the inserts, the NOTIFY and COMMIT.
-async fn careful_transaction(client: &Client, key: &SigningKey, batch: &[AppendRequest]) -> anyhow::Result<Plan> {
+async fn careful_transaction(client: &Client, key: &NodeKey, batch: &[AppendRequest]) -> anyhow::Result<Plan> {
     let (lock, tail, versions, existing) = futures::try_join!(
         client.prepare_cached(LOCK_CHAIN),
         client.prepare_cached("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"),

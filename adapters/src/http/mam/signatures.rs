@@ -1,22 +1,30 @@
 //! Signature checks of concurrent posts, batched. Each post hands its message to one checker task
 //! and waits for the verdict; the checker takes whatever posts are waiting and verifies them as one
 //! Ed25519 batch on a blocking thread ([`SealedMessage::verify_signatures_under`], with the decoded
-//! channel keys kept), one round per core at a time. At low load a round holds a single message (a
-//! strict check, at once); under load the rounds grow and each signature costs about half of a
-//! single check. (Not on rayon: its idle threads spin with `sched_yield` between the many short
+//! channel keys kept), one round per core at a time. A round that would start with fewer than
+//! [`MIN_PER_ROUND`] posts first waits up to [`GATHER`] for more: a lone strict check costs about
+//! twice a batched signature, and at a few thousand posts a second most rounds were lone ones
+//! (docs/benchmarks.md). At low load that wait is the whole cost: a post's answer comes up to
+//! [`GATHER`] (plus the timer's millisecond) later. (Not on rayon: its idle threads spin with `sched_yield` between the many short
 //! rounds, measured at 4 % of the process.)
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use ed25519_dalek::VerifyingKey;
 use mam::{MamError, SealedMessage};
 use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::time::Instant;
 
 /// Posts waiting for a check; a post waits (back-pressure) while it is full.
 const QUEUE: usize = 4096;
 /// Most signatures one round checks: bounds a round's time (about 25 µs per signature).
 const MAX_PER_ROUND: usize = 256;
+/// A round this small waits for more posts before it starts...
+const MIN_PER_ROUND: usize = 16;
+/// ...for at most this long after its first post arrived.
+const GATHER: Duration = Duration::from_millis(1);
 /// Channel keys kept decoded; beyond this the memory starts over (about 200 bytes each).
 const MAX_CACHED_KEYS: usize = 100_000;
 
@@ -83,12 +91,22 @@ async fn check(mut queue: mpsc::Receiver<Job>) {
     let rounds = Arc::new(Semaphore::new(cores));
     let keys = Arc::new(Keys::default());
     while let Some(first) = queue.recv().await {
+        let gathered_by = Instant::now() + GATHER;
         // Waiting for a free core first lets the round gather every post that arrives meanwhile.
         let Ok(core) = rounds.clone().acquire_owned().await else { break };
         let mut round = vec![first];
-        while round.len() < MAX_PER_ROUND {
-            let Ok(job) = queue.try_recv() else { break };
-            round.push(job);
+        loop {
+            while round.len() < MAX_PER_ROUND {
+                let Ok(job) = queue.try_recv() else { break };
+                round.push(job);
+            }
+            if round.len() >= MIN_PER_ROUND {
+                break;
+            }
+            match tokio::time::timeout_at(gathered_by, queue.recv()).await {
+                Ok(Some(job)) => round.push(job),
+                Ok(None) | Err(_) => break,
+            }
         }
         let keys = keys.clone();
         tokio::task::spawn_blocking(move || {
