@@ -139,8 +139,40 @@ pub fn format_time(time: &DateTime<Utc>) -> String {
 }
 
 /// RFC 8785 canonical JSON of a payload.
+///
+/// Most payloads (all of notch's own) take a shortcut: when every object's keys are ASCII and already in order and
+/// every number is an integer of magnitude at most 2^53, serde_json's compact writer produces exactly the RFC 8785
+/// bytes (strings as for [`Field::Str`]; ASCII keys sort the same by UTF-16 code unit as by byte; such integers
+/// are written the same), at a fraction of the general canonicaliser's cost, which was 5 % of `bench mam`'s CPU.
+/// Everything else goes through the general canonicaliser. Both paths are tested against it.
 pub fn canonical_payload(payload: &Value) -> Vec<u8> {
-    serde_json_canonicalizer::to_vec(payload).expect("a serde_json::Value is always finite JSON")
+    if writes_canonically(payload) {
+        serde_json::to_vec(payload).expect("a serde_json::Value always serializes")
+    } else {
+        serde_json_canonicalizer::to_vec(payload).expect("a serde_json::Value is always finite JSON")
+    }
+}
+
+/// Whether serde_json's compact output of `value` is its RFC 8785 form (see [`canonical_payload`]).
+fn writes_canonically(value: &Value) -> bool {
+    const EXACT: u64 = 1 << 53;
+    match value {
+        Value::Null | Value::Bool(_) | Value::String(_) => true,
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(n), _) => n <= EXACT,
+            (None, Some(n)) => n.unsigned_abs() <= EXACT,
+            (None, None) => false,
+        },
+        Value::Array(items) => items.iter().all(writes_canonically),
+        Value::Object(map) => {
+            let mut previous: Option<&str> = None;
+            map.iter().all(|(key, value)| {
+                let in_order = key.is_ascii() && previous.is_none_or(|p| p < key.as_str());
+                previous = Some(key);
+                in_order && writes_canonically(value)
+            })
+        }
+    }
 }
 
 /// A value of the envelope's fixed-key objects.
@@ -554,7 +586,38 @@ mod tests {
         })
     }
 
+    /// Payloads shaped like notch's own (ASCII keys, integers within 2^53), with any strings, and now and then a
+    /// float or a key beyond ASCII so that the general path is taken too.
+    fn payload_like_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        const EXACT: i64 = 1 << 53;
+        let leaf = prop_oneof![
+            4 => (-EXACT..=EXACT).prop_map(Value::from),
+            1 => prop_oneof![Just(EXACT + 1), Just(-EXACT - 1), Just(i64::MAX), Just(i64::MIN)].prop_map(Value::from),
+            1 => Just(Value::from(u64::MAX)),
+            1 => any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            4 => ".*".prop_map(Value::from),
+            1 => "[\\x00-\\x1f\\x7f\"\\\\/\u{2028}\u{fffd}\u{1f600}]{0,8}".prop_map(Value::from),
+            1 => any::<bool>().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::from),
+                proptest::collection::btree_map("[ -~]{0,6}", inner.clone(), 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                proptest::collection::btree_map("[a-z\u{e9}\u{ff5e}\u{1f600}]{0,3}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
     proptest::proptest! {
+        #[test]
+        fn canonical_payloads_are_rfc_8785(payload in payload_like_value(), other in json_value()) {
+            proptest::prop_assert_eq!(canonical_payload(&payload), canonical(&payload));
+            proptest::prop_assert_eq!(canonical_payload(&other), canonical(&other));
+        }
+
         #[test]
         fn the_fast_time_format_is_chronos_format(micros in -70_000_000_000_000_000i64..=300_000_000_000_000_000i64) {
             let time = DateTime::<Utc>::from_timestamp_micros(micros).expect("in chrono's range");
@@ -592,6 +655,15 @@ mod tests {
             message.extend(canonical(&content));
             proptest::prop_assert_eq!(event.signed_message(), message);
         }
+    }
+
+    #[test]
+    fn plain_payloads_take_the_shortcut() {
+        assert!(writes_canonically(&serde_json::json!({"a": [1, -2, null, true], "b": {"c": "x\u{1}y"}})));
+        assert!(writes_canonically(&serde_json::json!({"n": 9_007_199_254_740_992u64})));
+        assert!(!writes_canonically(&serde_json::json!({"n": 9_007_199_254_740_993u64})));
+        assert!(!writes_canonically(&serde_json::json!({"f": 1.5})));
+        assert!(!writes_canonically(&serde_json::json!({"\u{e9}": 1})));
     }
 
     #[test]
