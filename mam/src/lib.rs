@@ -5,6 +5,7 @@
 //! Every random byte comes from the caller's `RngCore + CryptoRng`. The exact byte constructions
 //! are in docs/p1-and-mam.md.
 
+mod batch;
 mod channel;
 mod error;
 mod grant;
@@ -13,6 +14,7 @@ mod message;
 mod reader;
 mod rotation;
 
+pub use batch::ChannelKey;
 pub use channel::{Channel, ChannelState};
 pub use error::MamError;
 pub use grant::Grant;

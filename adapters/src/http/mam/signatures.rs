@@ -12,8 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use ed25519_dalek::VerifyingKey;
-use mam::{MamError, SealedMessage};
+use mam::{ChannelKey, MamError, SealedMessage};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::Instant;
 
@@ -62,12 +61,12 @@ fn start() -> mpsc::Sender<Job> {
 
 /// Decoded channel keys (decoding is a square root in the field, a fifth of a batched check).
 #[derive(Default)]
-struct Keys(Mutex<HashMap<[u8; 32], VerifyingKey>>);
+struct Keys(Mutex<HashMap<[u8; 32], ChannelKey>>);
 
 impl Keys {
     /// Each message's channel key, or `None` if one is not a usable key (the strict check then
     /// gives that message its verdict).
-    fn of(&self, messages: &[&SealedMessage]) -> Option<Vec<VerifyingKey>> {
+    fn of(&self, messages: &[&SealedMessage]) -> Option<Vec<ChannelKey>> {
         let mut keys = self.0.lock().expect("keys lock");
         messages
             .iter()
