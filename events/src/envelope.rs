@@ -348,16 +348,15 @@ impl SignedEvent {
         self.link_canonical(&payload_jcs, position, stream_version, prev_hash)
     }
 
-    /// [`SignedEvent::link`] given the payload's canonical JSON (which must be that of `self.payload`).
-    pub(crate) fn link_canonical(
-        self,
-        payload_jcs: &[u8],
-        position: i64,
-        stream_version: i64,
-        prev_hash: Hash,
-    ) -> RecordedEvent {
+    /// The hash the event has at `position`, stream version `stream_version`, after `prev_hash`, given its payload's
+    /// canonical JSON: what [`SignedEvent::link_canonical`] computes, without building the recorded event (the
+    /// writer links every appended event this way, and needs only the hash).
+    ///
+    /// # Panics
+    /// If `position` or `stream_version` is outside 1..=[`MAX_POSITION`].
+    pub(crate) fn link_hash(&self, payload_jcs: &[u8], position: i64, stream_version: i64, prev_hash: Hash) -> Hash {
         assert!((1..=MAX_POSITION).contains(&position) && (1..=MAX_POSITION).contains(&stream_version));
-        let hash = Hash::of(&link_bytes(
+        Hash::of(&link_bytes(
             &self.event_id,
             &self.stream_id,
             &self.event_type,
@@ -368,7 +367,18 @@ impl SignedEvent {
             position,
             stream_version,
             &prev_hash,
-        ));
+        ))
+    }
+
+    /// [`SignedEvent::link`] given the payload's canonical JSON (which must be that of `self.payload`).
+    pub(crate) fn link_canonical(
+        self,
+        payload_jcs: &[u8],
+        position: i64,
+        stream_version: i64,
+        prev_hash: Hash,
+    ) -> RecordedEvent {
+        let hash = self.link_hash(payload_jcs, position, stream_version, prev_hash);
         RecordedEvent {
             position,
             event_id: self.event_id,

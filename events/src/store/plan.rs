@@ -7,7 +7,18 @@ use uuid::Uuid;
 
 use super::error::{AppendError, Expected};
 use super::{AppendRequest, Appended};
-use crate::envelope::{Hash, RecordedEvent};
+use crate::envelope::Hash;
+
+/// Where one event of the batch lands in the chain.
+pub(super) struct Link {
+    /// `batch[request].events[event]` (and its payload `batch[request].canonical[event]`).
+    pub request: usize,
+    pub event: usize,
+    pub position: i64,
+    pub stream_version: i64,
+    pub prev_hash: Hash,
+    pub hash: Hash,
+}
 
 pub(super) enum Decision {
     Settled(Result<Appended, AppendError>),
@@ -16,9 +27,9 @@ pub(super) enum Decision {
 
 pub(super) struct Plan {
     pub decisions: Vec<Decision>,
-    pub linked: Vec<RecordedEvent>,
-    /// The canonical JSON of each linked event's payload, in the same order: what the writer stores as `jsonb`.
-    pub payloads: Vec<Vec<u8>>,
+    /// Every accepted event of the batch in chain order, by where it sits in the batch (the events and their
+    /// canonical payloads stay in the requests: nothing is copied to link them).
+    pub linked: Vec<Link>,
     /// The chain's tail once the plan is committed.
     pub tail_after: (i64, Hash),
     /// Every stream the plan looked at, with its version once the plan is committed.
@@ -38,8 +49,7 @@ pub(super) fn plan(
     let mut in_batch: HashSet<Uuid> = HashSet::new();
     let mut decisions = Vec::with_capacity(batch.len());
     let mut linked = Vec::new();
-    let mut payloads = Vec::new();
-    for request in batch {
+    for (request_index, request) in batch.iter().enumerate() {
         if let Some(decision) = already_stored(request, existing) {
             decisions.push(decision);
             continue;
@@ -64,14 +74,20 @@ pub(super) fn plan(
         }
         let first_position = position + 1;
         let mut version = actual;
-        for (event, canonical) in request.events.iter().zip(&request.canonical) {
+        for (event_index, (event, canonical)) in request.events.iter().zip(&request.canonical).enumerate() {
             position += 1;
             version += 1;
-            let recorded = event.clone().link_canonical(canonical, position, version, prev_hash);
-            prev_hash = recorded.hash;
+            let hash = event.link_hash(canonical, position, version, prev_hash);
+            linked.push(Link {
+                request: request_index,
+                event: event_index,
+                position,
+                stream_version: version,
+                prev_hash,
+                hash,
+            });
+            prev_hash = hash;
             in_batch.insert(event.event_id);
-            linked.push(recorded);
-            payloads.push(canonical.clone());
         }
         versions.insert(request.stream_id.clone(), version);
         decisions.push(Decision::Settled(Ok(Appended {
@@ -80,7 +96,7 @@ pub(super) fn plan(
             stream_version: version,
         })));
     }
-    Plan { decisions, linked, payloads, tail_after: (position, prev_hash), versions_after: versions }
+    Plan { decisions, linked, tail_after: (position, prev_hash), versions_after: versions }
 }
 
 /// A request whose events are all stored already is a retry: it gets the original result. One that is partly

@@ -5,7 +5,9 @@ use chrono::Utc;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use uuid::Uuid;
 
-use crate::envelope::RecordedEvent;
+use super::plan::Link;
+use super::AppendRequest;
+use crate::envelope::SignedEvent;
 use crate::seal::Seal;
 
 pub(super) const LOCK_CHAIN: &str = "SELECT pg_advisory_xact_lock($1)";
@@ -59,21 +61,21 @@ pub(super) struct Columns<'a> {
 }
 
 impl<'a> Columns<'a> {
-    /// `payloads` holds the canonical JSON of each event's payload (as signed and hashed), in the same order.
-    pub fn of(events: &'a [RecordedEvent], payloads: &'a [Vec<u8>]) -> Columns<'a> {
-        debug_assert_eq!(events.len(), payloads.len());
+    /// The columns of the `linked` events of `batch`, in chain order.
+    pub fn of(batch: &'a [AppendRequest], linked: &'a [Link]) -> Columns<'a> {
+        let events: Vec<&'a SignedEvent> = linked.iter().map(|l| &batch[l.request].events[l.event]).collect();
         Columns {
-            positions: events.iter().map(|e| e.position).collect(),
+            positions: linked.iter().map(|l| l.position).collect(),
             ids: events.iter().map(|e| e.event_id).collect(),
             streams: events.iter().map(|e| e.stream_id.as_str()).collect(),
-            versions: events.iter().map(|e| e.stream_version).collect(),
+            versions: linked.iter().map(|l| l.stream_version).collect(),
             types: events.iter().map(|e| e.event_type.as_str()).collect(),
-            payloads: payloads.iter().map(|p| CanonicalJsonb(p)).collect(),
+            payloads: linked.iter().map(|l| CanonicalJsonb(&batch[l.request].canonical[l.event])).collect(),
             times: events.iter().map(|e| e.time).collect(),
             signers: events.iter().map(|e| e.signer.as_bytes().as_slice()).collect(),
             signatures: events.iter().map(|e| e.signature.to_vec()).collect(),
-            prev_hashes: events.iter().map(|e| e.prev_hash.0.as_slice()).collect(),
-            hashes: events.iter().map(|e| e.hash.0.as_slice()).collect(),
+            prev_hashes: linked.iter().map(|l| l.prev_hash.0.as_slice()).collect(),
+            hashes: linked.iter().map(|l| l.hash.0.as_slice()).collect(),
         }
     }
 

@@ -195,7 +195,7 @@ impl Writer {
                 // An error means the predecessor ended before taking its turn: nothing to wait for.
                 let _ = predecessor_holds_its_turn.await;
             }
-            let outcome = commit_speculative(&client, &plan, &seal, turn, turn_taken).await;
+            let outcome = commit_speculative(&client, &batch, &plan, &seal, turn, turn_taken).await;
             Box::new(Landing { outcome, client, batch, plan })
         }));
     }
@@ -306,6 +306,7 @@ impl Turn {
 /// turns the COMMIT into a rollback, leaving the connection clean.
 async fn commit_speculative(
     client: &Client,
+    batch: &[AppendRequest],
     plan: &Plan,
     seal: &Seal,
     turn: Option<Turn>,
@@ -323,7 +324,7 @@ async fn commit_speculative(
     let first = plan.linked.first().expect("a speculative plan links every event");
     let (tail_position, tail_hash) = (first.position - 1, first.prev_hash.0.as_slice());
     let head = plan.tail_after.0.to_string();
-    let columns = Columns::of(&plan.linked, &plan.payloads);
+    let columns = Columns::of(batch, &plan.linked);
     let seal_row = SealRow::of(seal);
     let (event_params, seal_params) = (columns.params(), seal_row.params());
     let lock_params: [&(dyn ToSql + Sync); 1] = [&CHAIN_LOCK_KEY];
@@ -448,7 +449,7 @@ async fn careful_transaction(client: &Client, key: &NodeKey, batch: &[AppendRequ
     )?;
     let seal = Seal::sign(key, last.position, last.hash, Utc::now());
     let seal_row = SealRow::of(&seal);
-    let columns = Columns::of(&plan.linked, &plan.payloads);
+    let columns = Columns::of(batch, &plan.linked);
     let head = last.position.to_string();
     let notify_params: [&(dyn ToSql + Sync); 2] = [&NOTIFY_CHANNEL, &head];
     let (event_params, seal_params) = (columns.params(), seal_row.params());
