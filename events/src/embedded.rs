@@ -17,6 +17,14 @@ use std::process::{Command, Output};
 use nix::fcntl::{Flock, FlockArg};
 use nix::unistd::{Gid, Uid, User};
 
+/// Checkpoints come every [`CHECKPOINT_TIMEOUT`], or sooner after about half of [`MAX_WAL_SIZE`] of WAL.
+/// PostgreSQL's 1GB default started one every ~25 s at 10,000 MAM messages a second (2.4 kB of WAL each), inside
+/// every `bench mam` run, and each checkpoint starts a burst of full-page images (an index page's first change
+/// after it is logged whole). With 4GB they come about four times less often, and there is less WAL in all; the
+/// price is disk (up to this much WAL kept) and a longer crash recovery (replaying up to this much).
+const MAX_WAL_SIZE: &str = "4GB";
+const CHECKPOINT_TIMEOUT: &str = "10min";
+
 /// glibc malloc settings for the server processes. A backend that receives a large message (a commit of a few
 /// hundred ~2 KB rows as column arrays) allocates past glibc's default mmap threshold and trim point, so each such
 /// commit mapped and zeroed fresh pages and gave them back afterwards: page faults and `brk` were ~4 % of the
@@ -180,7 +188,9 @@ impl EmbeddedPostgres {
              unix_socket_directories = '{socket_dir}'\n\
              unix_socket_permissions = 0700\n\
              max_connections = 200\n\
-             shared_buffers = '256MB'\n"
+             shared_buffers = '256MB'\n\
+             max_wal_size = '{MAX_WAL_SIZE}'\n\
+             checkpoint_timeout = '{CHECKPOINT_TIMEOUT}'\n"
         );
         let path = self.pgdata.join("notch.conf");
         fs::write(&path, settings)?;

@@ -497,8 +497,8 @@ fn contains_nul(value: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ed25519_dalek::SigningKey;
     use chrono::TimeZone;
+    use ed25519_dalek::SigningKey;
 
     fn key() -> SigningKey {
         SigningKey::from_bytes(&[7u8; 32])

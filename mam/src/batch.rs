@@ -105,7 +105,10 @@ mod tests {
             .map(|i| Signed {
                 key: &channel_keys[i],
                 // Split anywhere: the parts are hashed as one message.
-                message: [&case.messages[i][..i.min(case.messages[i].len())], &case.messages[i][i.min(case.messages[i].len())..]],
+                message: [
+                    &case.messages[i][..i.min(case.messages[i].len())],
+                    &case.messages[i][i.min(case.messages[i].len())..],
+                ],
                 signature: &case.signatures[i],
             })
             .collect();

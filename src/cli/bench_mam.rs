@@ -2,7 +2,8 @@
 //! over HTTP to this node's MAM endpoint (signature check, sequence rules, signed append) in a
 //! scratch database. Latency runs from each message's scheduled send time to the ledger's answer,
 //! so a ledger that falls behind shows it (no coordinated omission). The devices seal their messages
-//! before the clock starts (see [`seal_all`]).
+//! and open their connections before the clock starts (see [`seal_all`]), then send for
+//! `--warmup-seconds` (reported apart) before the measured `--seconds`.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -44,9 +45,14 @@ pub struct BenchMamArgs {
     /// Simulated devices, each sending one message a second.
     #[arg(long, default_value_t = 10_000)]
     devices: usize,
-    /// How long the devices send.
+    /// How long the devices send while the run is measured.
     #[arg(long, default_value_t = 30)]
     seconds: u64,
+    /// How long the devices send before that, unmeasured (reported apart): as wrk2's calibration period, it
+    /// keeps start-up costs out of the steady state (on this project's VM, first touches of fresh memory made
+    /// the first seconds' p99 several hundred ms; docs/benchmarks.md).
+    #[arg(long, default_value_t = 5)]
+    warmup_seconds: u64,
     #[command(flatten)]
     writer: WriterArgs,
     /// Print one JSON object.
@@ -57,9 +63,11 @@ pub struct BenchMamArgs {
 pub async fn run(args: BenchMamArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.devices >= 1 && args.devices <= 100_000, "--devices must be in 1..=100000");
     anyhow::ensure!(args.seconds >= 1 && args.seconds <= 60, "--seconds must be in 1..=60");
+    anyhow::ensure!(args.warmup_seconds <= 60, "--warmup-seconds must be in 0..=60");
     anyhow::ensure!(
-        args.devices as u64 * args.seconds <= MAX_MESSAGES,
-        "--devices times --seconds must be at most {MAX_MESSAGES} (every message is sealed in memory first)"
+        args.devices as u64 * (args.warmup_seconds + args.seconds) <= MAX_MESSAGES,
+        "--devices times (--warmup-seconds + --seconds) must be at most {MAX_MESSAGES} (every message is sealed \
+         in memory first)"
     );
     let scratch = format!("notch_bench_mam_{}", std::process::id());
     let database = Database::open_scratch(&args.db.target(), &scratch).await?;
@@ -68,27 +76,34 @@ pub async fn run(args: BenchMamArgs) -> anyhow::Result<ExitCode> {
         tracing::warn!("dropping the scratch database {scratch}: {err:#}");
     }
     database.close().await;
-    let Outcome { msgs_per_s, not_stored, refused, latencies } = result?;
+    let Outcome { msgs_per_s, not_stored, refused, latencies, warmup } = result?;
     let offered = args.devices;
-    let p50 = latencies.value_at_quantile(0.50) as f64 / 1000.0;
-    let p99 = latencies.value_at_quantile(0.99) as f64 / 1000.0;
+    let ms = |histogram: &Histogram<u64>, quantile| (histogram.value_at_quantile(quantile) as f64).round() / 1000.0;
+    let (p50, p99, warmup_p99) = (ms(&latencies, 0.50), ms(&latencies, 0.99), ms(&warmup.latencies, 0.99));
     if args.json {
         println!(
             "{}",
             json!({
                 "msgs_per_s": msgs_per_s.round(),
                 "offered_msgs_per_s": offered,
-                "p50_ms": (p50 * 1000.0).round() / 1000.0,
-                "p99_ms": (p99 * 1000.0).round() / 1000.0,
+                "p50_ms": p50,
+                "p99_ms": p99,
                 "not_stored": not_stored,
                 "refused": refused,
                 "devices": args.devices,
                 "seconds": args.seconds,
+                "warmup_seconds": args.warmup_seconds,
+                "warmup_stored": warmup.stored,
+                "warmup_p99_ms": warmup_p99,
             })
         );
     } else {
-        println!("mam: {} devices x 1 message/s for {} s over HTTP", args.devices, args.seconds);
+        println!(
+            "mam: {} devices x 1 message/s for {} s over HTTP, after {} s of warm-up",
+            args.devices, args.seconds, args.warmup_seconds
+        );
         println!("  stored   {msgs_per_s:>10.0} msgs/s of {offered} offered   p50 {p50:.2} ms   p99 {p99:.2} ms   not stored {not_stored} (refused {refused})");
+        println!("  warm-up  {:>10} stored   p99 {warmup_p99:.2} ms (not counted above)", warmup.stored);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -120,9 +135,10 @@ fn seal_all(devices: usize, seconds: usize) -> Vec<Vec<u8>> {
 }
 
 async fn measure(args: &BenchMamArgs, database: &Database) -> anyhow::Result<Outcome> {
-    let total = args.devices * args.seconds as usize;
+    let measured = args.devices * args.seconds as usize;
+    let total = args.devices * (args.warmup_seconds + args.seconds) as usize;
     let bodies = tokio::task::spawn_blocking({
-        let (devices, seconds) = (args.devices, args.seconds as usize);
+        let (devices, seconds) = (args.devices, (args.warmup_seconds + args.seconds) as usize);
         move || seal_all(devices, seconds)
     })
     .await?;
@@ -136,24 +152,25 @@ async fn measure(args: &BenchMamArgs, database: &Database) -> anyhow::Result<Out
     let (addr, server) = adapters::http::serve("127.0.0.1:0".parse()?, store, shutdown).await?;
     let server = tokio::spawn(server);
 
+    // The devices are long-lived and keep their connections: open them all before the clock starts, so the run
+    // measures the ledger's steady state, not 512 TCP and HTTP handshakes in its first milliseconds.
+    let senders = futures::future::try_join_all((0..CONNECTIONS).map(|_| open(addr))).await?;
     let start = Instant::now();
-    let end = start + Duration::from_secs(args.seconds);
+    let measured_from = start + Duration::from_secs(args.warmup_seconds);
+    let end = measured_from + Duration::from_secs(args.seconds);
     let (queue, jobs) = mpsc::unbounded_channel::<Job>();
     let run = Arc::new(Run {
         addr,
+        measured_from,
         end,
         queue,
         jobs: Mutex::new(jobs),
         devices: (0..args.devices).map(|_| std::sync::Mutex::new(Device::default())).collect(),
         unsettled: AtomicUsize::new(total),
         all_settled: Notify::new(),
-        tally: std::sync::Mutex::new(Tally {
-            latencies: Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?,
-            stored: 0,
-            refused: 0,
-        }),
+        tally: std::sync::Mutex::new([Tally::new()?, Tally::new()?]),
     });
-    let connections: Vec<_> = (0..CONNECTIONS).map(|_| tokio::spawn(connection(run.clone()))).collect();
+    let connections: Vec<_> = senders.into_iter().map(|sender| tokio::spawn(connection(run.clone(), sender))).collect();
     // Device d's k-th message is due at start + k s + d/devices s, whether or not the ledger has
     // answered the earlier ones.
     for (n, body) in bodies.into_iter().enumerate() {
@@ -166,19 +183,18 @@ async fn measure(args: &BenchMamArgs, database: &Database) -> anyhow::Result<Out
     // Requests in flight at the end get a bounded grace period.
     let _ = tokio::time::timeout_at((end + REQUEST_TIMEOUT).into(), run.all_settled.notified()).await;
     connections.iter().for_each(|task| task.abort());
-    let elapsed = start.elapsed().as_secs_f64();
+    let elapsed = measured_from.elapsed().as_secs_f64();
     let _ = stop_tx.send(true);
     let _ = server.await;
-    let tally = std::mem::replace(
-        &mut *run.tally.lock().expect("tally lock"),
-        Tally { latencies: Histogram::new(3)?, stored: 0, refused: 0 },
-    );
+    let [warmup, tally] =
+        std::mem::replace(&mut *run.tally.lock().expect("tally lock"), [Tally::new()?, Tally::new()?]);
     Ok(Outcome {
         msgs_per_s: tally.stored as f64 / elapsed,
         // Refused, failed, unanswered within the grace period, or never sent.
-        not_stored: total as u64 - tally.stored,
+        not_stored: measured as u64 - tally.stored,
         refused: tally.refused,
         latencies: tally.latencies,
+        warmup,
     })
 }
 
@@ -187,6 +203,7 @@ struct Outcome {
     not_stored: u64,
     refused: u64,
     latencies: Histogram<u64>,
+    warmup: Tally,
 }
 
 /// One message, due at its device's scheduled time.
@@ -211,9 +228,17 @@ struct Tally {
     refused: u64,
 }
 
+impl Tally {
+    fn new() -> anyhow::Result<Tally> {
+        Ok(Tally { latencies: Histogram::new_with_bounds(1, 60_000_000, 3)?, stored: 0, refused: 0 })
+    }
+}
+
 /// What the connections share.
 struct Run {
     addr: SocketAddr,
+    /// Messages due before this are the warm-up's.
+    measured_from: Instant,
     end: Instant,
     /// Messages ready to post; holds at most the run's messages, which are all in memory already.
     queue: mpsc::UnboundedSender<Job>,
@@ -222,7 +247,8 @@ struct Run {
     /// Messages neither answered nor given up yet.
     unsettled: AtomicUsize,
     all_settled: Notify,
-    tally: std::sync::Mutex<Tally>,
+    /// The warm-up's and the measured run's.
+    tally: std::sync::Mutex<[Tally; 2]>,
 }
 
 impl Run {
@@ -258,14 +284,15 @@ impl Run {
 /// One keep-alive HTTP/1.1 connection posting the next ready message whenever it is free. A
 /// message taken after the end of the run is not sent (it counts as not stored): a ledger that
 /// cannot keep up does not stretch the run.
-async fn connection(run: Arc<Run>) {
-    let mut sender = None;
+async fn connection(run: Arc<Run>, sender: SendRequest<Full<Bytes>>) {
+    let mut sender = Some(sender);
     loop {
         let Some(job) = run.jobs.lock().await.recv().await else { break };
         if Instant::now() < run.end {
             let answer = tokio::time::timeout(REQUEST_TIMEOUT, post(run.addr, &mut sender, job.body)).await;
             let latency = job.due.elapsed().as_micros() as u64;
-            let mut tally = run.tally.lock().expect("tally lock");
+            let mut tallies = run.tally.lock().expect("tally lock");
+            let tally = &mut tallies[usize::from(job.due >= run.measured_from)];
             match answer {
                 Ok(Ok(StatusCode::CREATED)) => {
                     tally.latencies.saturating_record(latency);
@@ -280,28 +307,31 @@ async fn connection(run: Arc<Run>) {
     }
 }
 
+/// A new keep-alive HTTP/1.1 connection to the node.
+async fn open(addr: SocketAddr) -> anyhow::Result<SendRequest<Full<Bytes>>> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
 async fn post(
     addr: SocketAddr,
     sender: &mut Option<SendRequest<Full<Bytes>>>,
     body: Bytes,
 ) -> anyhow::Result<StatusCode> {
-    let open = match sender.take() {
-        Some(open) if !open.is_closed() => open,
-        _ => {
-            let stream = TcpStream::connect(addr).await?;
-            stream.set_nodelay(true)?;
-            let (open, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-            tokio::spawn(connection);
-            open
-        }
+    let ready = match sender.take() {
+        Some(ready) if !ready.is_closed() => ready,
+        _ => open(addr).await?,
     };
-    let open = sender.insert(open);
-    open.ready().await?;
+    let ready = sender.insert(ready);
+    ready.ready().await?;
     let request = Request::post("/mam/messages")
         .header(HOST, addr.to_string())
         .header(CONTENT_TYPE, "application/json")
         .body(Full::new(body))?;
-    let response = open.send_request(request).await?;
+    let response = ready.send_request(request).await?;
     let status = response.status();
     // Read the (small) answer to the end so the connection can carry the next request.
     response.into_body().collect().await?;

@@ -117,7 +117,8 @@ impl Store {
         let (ready_tx, ready_rx) = mpsc::channel(REQUEST_QUEUE);
         tokio::spawn(run_verifier(to_verify_rx, ready_tx.clone(), pinned));
         tokio::spawn(
-            writer::Writer::new(pool.clone(), Arc::clone(&key), head_tx.clone(), options.commits_in_flight).run(ready_rx),
+            writer::Writer::new(pool.clone(), Arc::clone(&key), head_tx.clone(), options.commits_in_flight)
+                .run(ready_rx),
         );
         tokio::spawn(subscribe::listen(pg_config, options.set_role.clone(), head_tx));
         let inner = Inner { pool, key, pinned, to_verify: to_verify_tx, ready: ready_tx, head: head_rx };
