@@ -13,10 +13,9 @@ use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
-
-use crate::batch::{self, ChannelKey};
 use serde::{Deserialize, Serialize};
 
+use crate::batch::{self, ChannelKey};
 use crate::keys::{Address, SideKey};
 use crate::MamError;
 

@@ -5,8 +5,8 @@
 //! [`MIN_PER_ROUND`] posts first waits up to [`GATHER`] for more: a lone strict check costs about
 //! twice a batched signature, and at a few thousand posts a second most rounds were lone ones
 //! (docs/benchmarks.md). At low load that wait is the whole cost: a post's answer comes up to
-//! [`GATHER`] (plus the timer's millisecond) later. (Not on rayon: its idle threads spin with `sched_yield` between the many short
-//! rounds, measured at 4 % of the process.)
+//! [`GATHER`] (plus the timer's millisecond) later. (Not on rayon: its idle threads spin with
+//! `sched_yield` between the many short rounds, measured at 4 % of the process.)
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
