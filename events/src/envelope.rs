@@ -344,13 +344,25 @@ impl SignedEvent {
     /// # Panics
     /// If `position` or `stream_version` is outside 1..=[`MAX_POSITION`]; the writer never hands those out.
     pub fn link(self, position: i64, stream_version: i64, prev_hash: Hash) -> RecordedEvent {
-        let payload_jcs = canonical_payload(&self.payload);
-        self.link_canonical(&payload_jcs, position, stream_version, prev_hash)
+        let hash = self.link_hash(&canonical_payload(&self.payload), position, stream_version, prev_hash);
+        RecordedEvent {
+            position,
+            event_id: self.event_id,
+            stream_id: self.stream_id,
+            stream_version,
+            event_type: self.event_type,
+            payload: self.payload,
+            time: self.time,
+            signer: self.signer,
+            signature: self.signature,
+            prev_hash,
+            hash,
+        }
     }
 
     /// The hash the event has at `position`, stream version `stream_version`, after `prev_hash`, given its payload's
-    /// canonical JSON: what [`SignedEvent::link_canonical`] computes, without building the recorded event (the
-    /// writer links every appended event this way, and needs only the hash).
+    /// canonical JSON: what [`SignedEvent::link`] computes, without building the recorded event (the writer links
+    /// every appended event this way, and needs only the hash).
     ///
     /// # Panics
     /// If `position` or `stream_version` is outside 1..=[`MAX_POSITION`].
@@ -368,30 +380,6 @@ impl SignedEvent {
             stream_version,
             &prev_hash,
         ))
-    }
-
-    /// [`SignedEvent::link`] given the payload's canonical JSON (which must be that of `self.payload`).
-    pub(crate) fn link_canonical(
-        self,
-        payload_jcs: &[u8],
-        position: i64,
-        stream_version: i64,
-        prev_hash: Hash,
-    ) -> RecordedEvent {
-        let hash = self.link_hash(payload_jcs, position, stream_version, prev_hash);
-        RecordedEvent {
-            position,
-            event_id: self.event_id,
-            stream_id: self.stream_id,
-            stream_version,
-            event_type: self.event_type,
-            payload: self.payload,
-            time: self.time,
-            signer: self.signer,
-            signature: self.signature,
-            prev_hash,
-            hash,
-        }
     }
 }
 
