@@ -9,8 +9,24 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    // Before the runtime's threads allocate: no transparent huge pages for this process, nor for the embedded
+    // PostgreSQL it starts (inherited). mimalloc asks for them on its arenas, and on this project's VM each first
+    // touch of a huge page (2 MB to zero) held the first seconds of `bench mam` at a p99 of 150–490 ms; without
+    // them the warm-up's p99 was 41 ms (docs/benchmarks.md). This is what MIMALLOC_ALLOW_THP=0 does. A kernel that
+    // refuses the call keeps its own setting.
+    let _ = nix::sys::prctl::set_thp_disable(true);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+    match runtime {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(err) => {
+            eprintln!("notch: starting the async runtime: {err}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+async fn run() -> std::process::ExitCode {
     let args = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("NOTCH_LOG").unwrap_or_else(|_| "info".into()))
