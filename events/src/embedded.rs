@@ -25,6 +25,19 @@ use nix::unistd::{Gid, Uid, User};
 const MAX_WAL_SIZE: &str = "4GB";
 const CHECKPOINT_TIMEOUT: &str = "10min";
 
+/// Backends ask the kernel to write back what they write out of shared buffers every this many bytes (PostgreSQL's
+/// default on Linux is 0: never). Without it, a heavy append left the evicted pages dirty in the page cache until
+/// the kernel's 30 s expiry wrote the whole backlog at once (0.9 GB in one second at 10,000 MAM messages a second),
+/// and every WAL flush queued behind it: the one stall of 150–280 ms in every `bench mam` run
+/// (docs/benchmarks.md, session 5). With it, writeback follows the appends at a steady rate.
+const BACKEND_FLUSH_AFTER: &str = "256kB";
+/// A WAL segment is created sparse instead of filled with 16 MB of zeros. PostgreSQL creates a segment when no
+/// recycled one is ready (a young cluster, or the first minutes at a higher rate than before), holding the WAL write
+/// lock meanwhile: on this machine each zero fill held every commit for ~60 ms, one every 0.6 s at 10,000 MAM
+/// messages a second, which set a young cluster's p99. On ext4 the sparse segment's blocks are allocated as its
+/// WAL is written, at no measurable cost to the flushes (docs/benchmarks.md, session 5).
+const WAL_INIT_ZERO: &str = "off";
+
 /// glibc malloc settings for the server processes. A backend that receives a large message (a commit of a few
 /// hundred ~2 KB rows as column arrays) allocates past glibc's default mmap threshold and trim point, so each such
 /// commit mapped and zeroed fresh pages and gave them back afterwards: page faults and `brk` were ~4 % of the
@@ -118,7 +131,11 @@ impl EmbeddedPostgres {
             pg.initdb()?;
         }
         pg.write_settings()?;
-        if !pg.is_running()? {
+        if pg.is_running()? {
+            // Adopted: the settings just written apply to it too (all but `shared_buffers` and
+            // `max_connections`, which wait for its next start).
+            pg.run("pg_ctl reload", pg.pg_ctl().arg("reload").arg("-D").arg(&pg.pgdata))?;
+        } else {
             pg.reap_orphaned_backends();
             pg.start_with_retries(&log_dir.join("postgres.log"))?;
         }
@@ -190,7 +207,9 @@ impl EmbeddedPostgres {
              max_connections = 200\n\
              shared_buffers = '256MB'\n\
              max_wal_size = '{MAX_WAL_SIZE}'\n\
-             checkpoint_timeout = '{CHECKPOINT_TIMEOUT}'\n"
+             checkpoint_timeout = '{CHECKPOINT_TIMEOUT}'\n\
+             backend_flush_after = '{BACKEND_FLUSH_AFTER}'\n\
+             wal_init_zero = {WAL_INIT_ZERO}\n"
         );
         let path = self.pgdata.join("notch.conf");
         fs::write(&path, settings)?;

@@ -55,6 +55,10 @@ pub struct BenchMamArgs {
     warmup_seconds: u64,
     #[command(flatten)]
     writer: WriterArgs,
+    /// Also report each measured second apart (messages by their due second: stored, p50, p99): shows whether a
+    /// tail is spread over the run or made by a few stalls.
+    #[arg(long)]
+    timeline: bool,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -76,14 +80,17 @@ pub async fn run(args: BenchMamArgs) -> anyhow::Result<ExitCode> {
         tracing::warn!("dropping the scratch database {scratch}: {err:#}");
     }
     database.close().await;
-    let Outcome { msgs_per_s, not_stored, refused, latencies, warmup } = result?;
+    let Outcome { msgs_per_s, not_stored, refused, latencies, warmup, seconds } = result?;
     let offered = args.devices;
     let ms = |histogram: &Histogram<u64>, quantile| (histogram.value_at_quantile(quantile) as f64).round() / 1000.0;
     let (p50, p99, warmup_p99) = (ms(&latencies, 0.50), ms(&latencies, 0.99), ms(&warmup.latencies, 0.99));
+    let timeline: Vec<_> = seconds
+        .iter()
+        .enumerate()
+        .map(|(second, h)| json!({"second": second, "stored": h.len(), "p50_ms": ms(h, 0.5), "p99_ms": ms(h, 0.99), "max_ms": ms(h, 1.0)}))
+        .collect();
     if args.json {
-        println!(
-            "{}",
-            json!({
+        let mut report = json!({
                 "msgs_per_s": msgs_per_s.round(),
                 "offered_msgs_per_s": offered,
                 "p50_ms": p50,
@@ -95,8 +102,11 @@ pub async fn run(args: BenchMamArgs) -> anyhow::Result<ExitCode> {
                 "warmup_seconds": args.warmup_seconds,
                 "warmup_stored": warmup.stored,
                 "warmup_p99_ms": warmup_p99,
-            })
-        );
+        });
+        if args.timeline {
+            report["timeline"] = timeline.into();
+        }
+        println!("{report}");
     } else {
         println!(
             "mam: {} devices x 1 message/s for {} s over HTTP, after {} s of warm-up",
@@ -104,6 +114,18 @@ pub async fn run(args: BenchMamArgs) -> anyhow::Result<ExitCode> {
         );
         println!("  stored   {msgs_per_s:>10.0} msgs/s of {offered} offered   p50 {p50:.2} ms   p99 {p99:.2} ms   not stored {not_stored} (refused {refused})");
         println!("  warm-up  {:>10} stored   p99 {warmup_p99:.2} ms (not counted above)", warmup.stored);
+        if args.timeline {
+            for second in &timeline {
+                println!(
+                    "  second {:>3}  stored {:>6}  p50 {:>9.2} ms  p99 {:>9.2} ms  max {:>9.2} ms",
+                    second["second"],
+                    second["stored"],
+                    second["p50_ms"].as_f64().unwrap_or_default(),
+                    second["p99_ms"].as_f64().unwrap_or_default(),
+                    second["max_ms"].as_f64().unwrap_or_default()
+                );
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -168,7 +190,7 @@ async fn measure(args: &BenchMamArgs, database: &Database) -> anyhow::Result<Out
         devices: (0..args.devices).map(|_| std::sync::Mutex::new(Device::default())).collect(),
         unsettled: AtomicUsize::new(total),
         all_settled: Notify::new(),
-        tally: std::sync::Mutex::new([Tally::new()?, Tally::new()?]),
+        tally: std::sync::Mutex::new([Tally::new(0)?, Tally::new(args.seconds)?]),
     });
     let connections: Vec<_> = senders.into_iter().map(|sender| tokio::spawn(connection(run.clone(), sender))).collect();
     // Device d's k-th message is due at start + k s + d/devices s, whether or not the ledger has
@@ -187,7 +209,7 @@ async fn measure(args: &BenchMamArgs, database: &Database) -> anyhow::Result<Out
     let _ = stop_tx.send(true);
     let _ = server.await;
     let [warmup, tally] =
-        std::mem::replace(&mut *run.tally.lock().expect("tally lock"), [Tally::new()?, Tally::new()?]);
+        std::mem::replace(&mut *run.tally.lock().expect("tally lock"), [Tally::new(0)?, Tally::new(0)?]);
     Ok(Outcome {
         msgs_per_s: tally.stored as f64 / elapsed,
         // Refused, failed, unanswered within the grace period, or never sent.
@@ -195,6 +217,7 @@ async fn measure(args: &BenchMamArgs, database: &Database) -> anyhow::Result<Out
         refused: tally.refused,
         latencies: tally.latencies,
         warmup,
+        seconds: tally.per_second,
     })
 }
 
@@ -204,6 +227,8 @@ struct Outcome {
     refused: u64,
     latencies: Histogram<u64>,
     warmup: Tally,
+    /// The measured messages' latencies by the second they were due in.
+    seconds: Vec<Histogram<u64>>,
 }
 
 /// One message, due at its device's scheduled time.
@@ -223,14 +248,22 @@ struct Device {
 
 struct Tally {
     latencies: Histogram<u64>,
+    /// The same, by the second (from the start of the tally's window) each message was due in.
+    per_second: Vec<Histogram<u64>>,
     stored: u64,
     /// Answered with anything but 201 (none are expected: every message is the next of its channel).
     refused: u64,
 }
 
 impl Tally {
-    fn new() -> anyhow::Result<Tally> {
-        Ok(Tally { latencies: Histogram::new_with_bounds(1, 60_000_000, 3)?, stored: 0, refused: 0 })
+    fn new(seconds: u64) -> anyhow::Result<Tally> {
+        let histogram = || Histogram::new_with_bounds(1, 60_000_000, 3);
+        Ok(Tally {
+            latencies: histogram()?,
+            per_second: (0..seconds).map(|_| histogram()).collect::<Result<_, _>>()?,
+            stored: 0,
+            refused: 0,
+        })
     }
 }
 
@@ -293,9 +326,13 @@ async fn connection(run: Arc<Run>, sender: SendRequest<Full<Bytes>>) {
             let latency = job.due.elapsed().as_micros() as u64;
             let mut tallies = run.tally.lock().expect("tally lock");
             let tally = &mut tallies[usize::from(job.due >= run.measured_from)];
+            let second = job.due.saturating_duration_since(run.measured_from).as_secs() as usize;
             match answer {
                 Ok(Ok(StatusCode::CREATED)) => {
                     tally.latencies.saturating_record(latency);
+                    if let Some(histogram) = tally.per_second.get_mut(second) {
+                        histogram.saturating_record(latency);
+                    }
                     tally.stored += 1;
                 }
                 Ok(Ok(_)) => tally.refused += 1,
