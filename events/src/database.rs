@@ -44,7 +44,7 @@ pub struct Database {
 impl Database {
     pub async fn open(target: &Target) -> anyhow::Result<Database> {
         match target {
-            Target::Embedded(data_dir) => Self::open_embedded(data_dir, EMBEDDED_DBNAME, false).await,
+            Target::Embedded(data_dir) => Self::open_embedded(data_dir, EMBEDDED_DBNAME, false).await?.paced().await,
             Target::Url(url) => {
                 let admin: tokio_postgres::Config =
                     url.parse().with_context(|| "DATABASE_URL is not a valid PostgreSQL connection string")?;
@@ -73,7 +73,7 @@ impl Database {
     /// [`Database::drop_scratch`].
     pub async fn open_scratch(target: &Target, name: &str) -> anyhow::Result<Database> {
         match target {
-            Target::Embedded(data_dir) => Self::open_embedded(data_dir, name, false).await,
+            Target::Embedded(data_dir) => Self::open_embedded(data_dir, name, false).await?.paced().await,
             Target::Url(url) => {
                 let base: tokio_postgres::Config =
                     url.parse().context("DATABASE_URL is not a valid connection string")?;
@@ -108,6 +108,18 @@ impl Database {
         let admin = prepared?;
         let service = embedded.config(SERVICE_ROLE, dbname);
         Ok(Database { admin, service, service_set_role: None, embedded: Some(embedded) })
+    }
+
+    /// With the embedded cluster: this database's files are written back little and often while this process runs
+    /// ([`crate::writeback`]). The test kit's databases are not paced: a test's appends are small.
+    async fn paced(mut self) -> anyhow::Result<Database> {
+        if let Some(embedded) = self.embedded.as_mut() {
+            let client = connect(&self.admin).await?;
+            let oid: u32 =
+                client.query_one("SELECT oid FROM pg_database WHERE datname = current_database()", &[]).await?.get(0);
+            embedded.pace_writeback(oid)?;
+        }
+        Ok(self)
     }
 
     /// Stops the embedded cluster if this was its last user. Blocking work runs off the async threads.

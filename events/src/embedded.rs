@@ -17,6 +17,8 @@ use std::process::{Command, Output};
 use nix::fcntl::{Flock, FlockArg};
 use nix::unistd::{Gid, Uid, User};
 
+use crate::writeback::WritebackPacer;
+
 /// Checkpoints come every [`CHECKPOINT_TIMEOUT`], or sooner after about half of [`MAX_WAL_SIZE`] of WAL.
 /// PostgreSQL's 1GB default started one every ~25 s at 10,000 MAM messages a second (2.4 kB of WAL each), inside
 /// every `bench mam` run, and each checkpoint starts a burst of full-page images (an index page's first change
@@ -86,6 +88,8 @@ pub struct EmbeddedPostgres {
     users: Option<Flock<File>>,
     start_lock: PathBuf,
     keep_running: bool,
+    /// Started by [`EmbeddedPostgres::pace_writeback`]; stopped before the server.
+    pacer: Option<WritebackPacer>,
 }
 
 impl EmbeddedPostgres {
@@ -126,6 +130,7 @@ impl EmbeddedPostgres {
             users: None,
             start_lock: PathBuf::new(),
             keep_running: true, // until started: a failed start must not stop a server someone else runs
+            pacer: None,
         };
         if !pg.pgdata.join("PG_VERSION").exists() {
             pg.initdb()?;
@@ -158,8 +163,18 @@ impl EmbeddedPostgres {
         config
     }
 
+    /// Paces the writeback of database `database_oid`'s files while this process uses the cluster (see
+    /// [`crate::writeback`]): for the processes that append heavily (`serve`, the benchmarks).
+    pub fn pace_writeback(&mut self, database_oid: u32) -> Result<(), EmbeddedError> {
+        if self.pacer.is_none() {
+            self.pacer = Some(WritebackPacer::start(self.pgdata.join("base").join(database_oid.to_string()))?);
+        }
+        Ok(())
+    }
+
     /// Stops the server unless another process still uses it (or `keep_running` was asked). Blocking.
     pub fn stop(&mut self) -> Result<(), EmbeddedError> {
+        self.pacer = None;
         let Some(users) = self.users.take() else {
             return Ok(());
         };

@@ -11,6 +11,7 @@ pub mod one_key_batch;
 pub mod seal;
 pub mod store;
 pub mod testkit;
+pub mod writeback;
 
 pub use envelope::{Hash, NewEvent, RecordedEvent, SignedEvent};
 pub use store::{AppendError, Appended, Expected, Store, StoreError, StoreOptions, Subscription};
