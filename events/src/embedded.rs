@@ -164,7 +164,7 @@ impl EmbeddedPostgres {
     }
 
     /// Paces the writeback of database `database_oid`'s files while this process uses the cluster (see
-    /// [`crate::writeback`]): for the processes that append heavily (`serve`, the benchmarks).
+    /// [`crate::writeback`]). notch's commands ask for it when they open their database; the test kit does not.
     pub fn pace_writeback(&mut self, database_oid: u32) -> Result<(), EmbeddedError> {
         if self.pacer.is_none() {
             self.pacer = Some(WritebackPacer::start(self.pgdata.join("base").join(database_oid.to_string()))?);

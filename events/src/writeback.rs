@@ -95,7 +95,7 @@ fn pace(dir: &Path, stop: &(Mutex<bool>, Condvar)) {
 
 /// The regular files directly inside `dir` modified within [`RECENT`] of `now`, newest first, at most `max`. An
 /// unreadable or vanished directory has none.
-pub fn recent_files(dir: &Path, now: SystemTime, max: usize) -> Vec<PathBuf> {
+fn recent_files(dir: &Path, now: SystemTime, max: usize) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
