@@ -84,27 +84,33 @@ pub async fn run(args: BenchMamArgs) -> anyhow::Result<ExitCode> {
     let offered = args.devices;
     let ms = |histogram: &Histogram<u64>, quantile| (histogram.value_at_quantile(quantile) as f64).round() / 1000.0;
     let (p50, p99, warmup_p99) = (ms(&latencies, 0.50), ms(&latencies, 0.99), ms(&warmup.latencies, 0.99));
-    let timeline: Vec<_> = seconds
+    let timeline: Vec<Second> = seconds
         .iter()
         .enumerate()
-        .map(|(second, h)| json!({"second": second, "stored": h.len(), "p50_ms": ms(h, 0.5), "p99_ms": ms(h, 0.99), "max_ms": ms(h, 1.0)}))
+        .map(|(second, h)| Second {
+            second,
+            stored: h.len(),
+            p50_ms: ms(h, 0.50),
+            p99_ms: ms(h, 0.99),
+            max_ms: ms(h, 1.0),
+        })
         .collect();
     if args.json {
         let mut report = json!({
-                "msgs_per_s": msgs_per_s.round(),
-                "offered_msgs_per_s": offered,
-                "p50_ms": p50,
-                "p99_ms": p99,
-                "not_stored": not_stored,
-                "refused": refused,
-                "devices": args.devices,
-                "seconds": args.seconds,
-                "warmup_seconds": args.warmup_seconds,
-                "warmup_stored": warmup.stored,
-                "warmup_p99_ms": warmup_p99,
+            "msgs_per_s": msgs_per_s.round(),
+            "offered_msgs_per_s": offered,
+            "p50_ms": p50,
+            "p99_ms": p99,
+            "not_stored": not_stored,
+            "refused": refused,
+            "devices": args.devices,
+            "seconds": args.seconds,
+            "warmup_seconds": args.warmup_seconds,
+            "warmup_stored": warmup.stored,
+            "warmup_p99_ms": warmup_p99,
         });
         if args.timeline {
-            report["timeline"] = timeline.into();
+            report["timeline"] = serde_json::to_value(&timeline)?;
         }
         println!("{report}");
     } else {
@@ -115,14 +121,9 @@ pub async fn run(args: BenchMamArgs) -> anyhow::Result<ExitCode> {
         println!("  stored   {msgs_per_s:>10.0} msgs/s of {offered} offered   p50 {p50:.2} ms   p99 {p99:.2} ms   not stored {not_stored} (refused {refused})");
         println!("  warm-up  {:>10} stored   p99 {warmup_p99:.2} ms (not counted above)", warmup.stored);
         if args.timeline {
-            for second in &timeline {
+            for Second { second, stored, p50_ms, p99_ms, max_ms } in &timeline {
                 println!(
-                    "  second {:>3}  stored {:>6}  p50 {:>9.2} ms  p99 {:>9.2} ms  max {:>9.2} ms",
-                    second["second"],
-                    second["stored"],
-                    second["p50_ms"].as_f64().unwrap_or_default(),
-                    second["p99_ms"].as_f64().unwrap_or_default(),
-                    second["max_ms"].as_f64().unwrap_or_default()
+                    "  second {second:>3}  stored {stored:>6}  p50 {p50_ms:>9.2} ms  p99 {p99_ms:>9.2} ms  max {max_ms:>9.2} ms"
                 );
             }
         }
@@ -219,6 +220,16 @@ async fn measure(args: &BenchMamArgs, database: &Database) -> anyhow::Result<Out
         warmup,
         seconds: tally.per_second,
     })
+}
+
+/// One measured second of `--timeline`: the messages due in it.
+#[derive(serde::Serialize)]
+struct Second {
+    second: usize,
+    stored: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
 }
 
 struct Outcome {
