@@ -135,11 +135,13 @@ impl EmbeddedPostgres {
         if !pg.pgdata.join("PG_VERSION").exists() {
             pg.initdb()?;
         }
-        pg.write_settings()?;
+        let settings_changed = pg.write_settings()?;
         if pg.is_running()? {
-            // Adopted: the settings just written apply to it too (all but `shared_buffers` and
-            // `max_connections`, which wait for its next start).
-            pg.run("pg_ctl reload", pg.pg_ctl().arg("reload").arg("-D").arg(&pg.pgdata))?;
+            if settings_changed {
+                // Adopted with older settings: the new ones apply to it too (all but `shared_buffers` and
+                // `max_connections`, which wait for its next start).
+                pg.run("pg_ctl reload", pg.pg_ctl().arg("reload").arg("-D").arg(&pg.pgdata))?;
+            }
         } else {
             pg.reap_orphaned_backends();
             pg.start_with_retries(&log_dir.join("postgres.log"))?;
@@ -212,10 +214,11 @@ impl EmbeddedPostgres {
         Ok(())
     }
 
-    fn write_settings(&self) -> Result<(), EmbeddedError> {
+    /// Writes `notch.conf` unless it already holds these settings; whether it changed.
+    fn write_settings(&self) -> Result<bool, EmbeddedError> {
         let socket_dir = self.socket_dir.display().to_string().replace('\'', "''");
         let settings = format!(
-            "# Written by notch on every start; edit postgresql.conf for your own settings.\n\
+            "# Written by notch, checked on every start; edit postgresql.conf for your own settings.\n\
              listen_addresses = ''\n\
              unix_socket_directories = '{socket_dir}'\n\
              unix_socket_permissions = 0700\n\
@@ -227,11 +230,14 @@ impl EmbeddedPostgres {
              wal_init_zero = {WAL_INIT_ZERO}\n"
         );
         let path = self.pgdata.join("notch.conf");
+        if fs::read_to_string(&path).is_ok_and(|written| written == settings) {
+            return Ok(false);
+        }
         fs::write(&path, settings)?;
         if let Some((uid, gid)) = self.run_as {
             nix::unistd::chown(&path, Some(uid), Some(gid)).map_err(std::io::Error::from)?;
         }
-        Ok(())
+        Ok(true)
     }
 
     fn is_running(&self) -> Result<bool, EmbeddedError> {
