@@ -156,7 +156,7 @@ mod tests {
     }
 
     #[test]
-    fn the_pacer_writes_back_and_stops_when_dropped() {
+    fn writeback_is_started_on_a_plain_file_and_the_pacer_stops_within_a_period() {
         let dir = tempfile::tempdir().unwrap();
         let mut file = File::create(dir.path().join("16384")).unwrap();
         file.write_all(&[7u8; 64 * 1024]).unwrap();

@@ -259,7 +259,7 @@ struct Device {
 
 struct Tally {
     latencies: Histogram<u64>,
-    /// The same, by the second (from the start of the tally's window) each message was due in.
+    /// The same, by the measured second each message was due in (none for the warm-up's tally).
     per_second: Vec<Histogram<u64>>,
     stored: u64,
     /// Answered with anything but 201 (none are expected: every message is the next of its channel).
