@@ -4,6 +4,7 @@
 mod common;
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,17 +15,23 @@ use uuid::Uuid;
 
 const APPENDERS: usize = 8;
 
-/// Appends over HTTP from several tasks until told to stop; returns the ids of acknowledged events.
-async fn append_under_load(base: String, key: ed25519_dalek::SigningKey, run_for: Duration) -> HashSet<Uuid> {
-    let acked = Arc::new(Mutex::new(HashSet::new()));
-    let stop_at = Instant::now() + run_for;
+/// Events acknowledged before the kill, at the least: a load that is real, yet leaves time to kill mid-run.
+const ACKED_BEFORE_KILL: usize = 200;
+
+/// Appends over HTTP from several tasks until `stop` is set; every acknowledged event id goes into `acked`.
+async fn append_under_load(
+    base: String,
+    key: ed25519_dalek::SigningKey,
+    acked: Arc<Mutex<HashSet<Uuid>>>,
+    stop: Arc<AtomicBool>,
+) {
     let tasks: Vec<_> = (0..APPENDERS)
         .map(|a| {
-            let (base, key, acked) = (base.clone(), key.clone(), acked.clone());
+            let (base, key, acked, stop) = (base.clone(), key.clone(), acked.clone(), stop.clone());
             tokio::spawn(async move {
                 let client = reqwest::Client::new();
                 let mut n = 0;
-                while Instant::now() < stop_at {
+                while !stop.load(Ordering::Relaxed) {
                     let (body, signed) = append_body(
                         &key,
                         &format!("load-{a}"),
@@ -43,23 +50,30 @@ async fn append_under_load(base: String, key: ed25519_dalek::SigningKey, run_for
     for task in tasks {
         task.await.unwrap();
     }
-    Arc::try_unwrap(acked).unwrap().into_inner().unwrap()
 }
 
 async fn kill_under_load_and_restart(also_kill_postgres: bool) {
     let dir = data_dir();
     let mut serving = Serving::start(dir.path()).await;
     let key = node_key(dir.path());
-    // Kill notch while appenders are still sending: the load runs longer than the kill delay.
-    let loader = tokio::spawn(append_under_load(serving.base.clone(), key, Duration::from_secs(3)));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let acked = Arc::new(Mutex::new(HashSet::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let loader = tokio::spawn(append_under_load(serving.base.clone(), key, acked.clone(), stop.clone()));
+    // Kill notch while the appenders are sending, once the load is real.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acked.lock().unwrap().len() < ACKED_BEFORE_KILL {
+        let seen = acked.lock().unwrap().len();
+        assert!(Instant::now() < deadline, "only {seen} appends acknowledged in 60 s before the kill");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let postmaster = postmaster_pid(dir.path()).expect("the embedded PostgreSQL runs");
     serving.kill();
     if also_kill_postgres {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(postmaster), nix::sys::signal::Signal::SIGKILL).unwrap();
     }
-    let acked = loader.await.unwrap();
-    assert!(acked.len() > 50, "the load was real: {} acknowledged", acked.len());
+    stop.store(true, Ordering::Relaxed);
+    loader.await.unwrap();
+    let acked = Arc::try_unwrap(acked).unwrap().into_inner().unwrap();
 
     let mut restarted = Serving::start(dir.path()).await;
     let mut stored = HashSet::new();

@@ -49,7 +49,12 @@ async fn telegrams_spooled_through_a_ledger_outage_land_once_in_order() {
     for t in &telegrams {
         device.accept(t.as_bytes(), &mut rng).unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The publisher tries, and fails, to reach the ledger that is not up yet.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while stats.failed_attempts.load(std::sync::atomic::Ordering::Relaxed) < 2 {
+        assert!(std::time::Instant::now() < deadline, "the publisher made no attempt in 30 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(device.spool.lock().unwrap().pending(), 100, "nothing lands while the ledger is down");
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);

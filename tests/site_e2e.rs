@@ -163,7 +163,11 @@ async fn site_ledger_over_http_and_the_admin_cli() {
     let (status, _) = bob.send(&serving, UserRequest::RedeemConnectionTicket { token }).await;
     assert_eq!(status, 403, "the token was spent by the wrong-CID attempt");
     let token = ticket_token(&admin(d, &["ticket", "bob", "--expires", "1s"]));
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // Redeemed once the clock is past the latest the ticket can expire: one second after it was issued.
+    let expired_by = chrono::Utc::now() + chrono::Duration::milliseconds(1010);
+    while chrono::Utc::now() <= expired_by {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let (status, answer) = bob.send(&serving, UserRequest::RedeemConnectionTicket { token }).await;
     assert_eq!((status, answer["code"].as_str()), (403, Some("invalid_ticket")), "expired: {answer}");
     connect(&serving, &bob).await;

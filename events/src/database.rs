@@ -17,6 +17,9 @@ pub const SERVICE_ROLE: &str = "notch_app";
 const MIGRATION_LOCK_KEY: i64 = 0x6e6f_7463_685f_6d69; // "notch_mi"
 /// Serialises the set-up of the databases of one embedded cluster (taken in its `postgres` database).
 const CLUSTER_SETUP_LOCK_KEY: i64 = 0x6e6f_7463_685f_7375; // "notch_su"
+/// How many times opening the embedded database starts (or adopts) its server again when the first connection
+/// fails. The server answered a probe moments before, so such a failure means it crashed in between.
+const EMBEDDED_OPEN_ATTEMPTS: u32 = 3;
 
 mod embedded_migrations {
     refinery::embed_migrations!("../sql/migrations");
@@ -97,11 +100,9 @@ impl Database {
 
     /// Starts (or adopts) the embedded cluster under `data_dir` and opens database `dbname` in it.
     pub async fn open_embedded(data_dir: &Path, dbname: &str, keep_running: bool) -> anyhow::Result<Database> {
-        let dir = data_dir.to_path_buf();
-        let embedded = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&dir, keep_running)).await??;
+        let (embedded, maintenance) = start_and_connect(data_dir, keep_running).await?;
         // Roles are cluster-wide and advisory locks per database: serialise the whole set-up on the maintenance
         // database, so processes opening different databases of one cluster never race on the roles.
-        let maintenance = connect(&embedded.config(SUPERUSER, "postgres")).await?;
         maintenance.execute("SELECT pg_advisory_lock($1)", &[&CLUSTER_SETUP_LOCK_KEY]).await?;
         let prepared = prepare_embedded(&maintenance, &embedded, dbname).await;
         maintenance.execute("SELECT pg_advisory_unlock($1)", &[&CLUSTER_SETUP_LOCK_KEY]).await?;
@@ -131,6 +132,29 @@ impl Database {
                 Err(err) => tracing::warn!("stopping the embedded PostgreSQL: {err}"),
                 Ok(Ok(())) => {}
             }
+        }
+    }
+}
+
+/// Starts (or adopts) the embedded server and connects to its maintenance database.
+async fn start_and_connect(
+    data_dir: &Path,
+    keep_running: bool,
+) -> anyhow::Result<(EmbeddedPostgres, tokio_postgres::Client)> {
+    let mut attempt = 1;
+    loop {
+        let dir = data_dir.to_path_buf();
+        let embedded = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&dir, keep_running)).await??;
+        match connect(&embedded.config(SUPERUSER, "postgres")).await {
+            Ok(client) => return Ok((embedded, client)),
+            Err(err) if attempt < EMBEDDED_OPEN_ATTEMPTS => {
+                tracing::warn!(
+                    "the embedded PostgreSQL stopped answering as it was opened (attempt {attempt}): {err:#}"
+                );
+                tokio::task::spawn_blocking(move || drop(embedded)).await?;
+                attempt += 1;
+            }
+            Err(err) => return Err(err),
         }
     }
 }

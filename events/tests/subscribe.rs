@@ -2,7 +2,9 @@
 //! every database connection is killed in the middle; afterwards the audit passes.
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use events::audit::audit;
 use events::database::connect;
@@ -49,14 +51,22 @@ async fn concurrent_writers_and_live_subscribers_agree_exactly_once_in_order() {
         })
         .collect();
 
+    // The kill comes once a quarter of the events are written; no writer goes past three quarters before it, so
+    // it always lands in the middle of the run, however fast or slow the machine.
+    let appended = Arc::new(AtomicUsize::new(0));
+    let (killed_tx, killed_rx) = tokio::sync::watch::channel(false);
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| {
-            let store = db.store.clone();
+            let (store, appended, mut killed) = (db.store.clone(), appended.clone(), killed_rx.clone());
             tokio::spawn(async move {
                 let mut ids = Vec::with_capacity(EVENTS_PER_WRITER);
                 for n in 0..EVENTS_PER_WRITER {
+                    if n == EVENTS_PER_WRITER * 3 / 4 {
+                        killed.wait_for(|k| *k).await.unwrap();
+                    }
                     let event = NewEvent::new("Written", &json!({ "writer": w, "n": n }));
                     ids.push(append_with_retry(&store, &format!("writer-{w}"), event).await);
+                    appended.fetch_add(1, Ordering::Relaxed);
                 }
                 ids
             })
@@ -64,7 +74,12 @@ async fn concurrent_writers_and_live_subscribers_agree_exactly_once_in_order() {
         .collect();
 
     // Midway, kill every connection of the service role: writers, readers and the listener alike.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while appended.load(Ordering::Relaxed) < total / 4 {
+        let seen = appended.load(Ordering::Relaxed);
+        assert!(Instant::now() < deadline, "only {seen} of {total} events appended in 60 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let admin = connect(&db.database.admin).await.unwrap();
     let killed: i64 = admin
         .query_one(
@@ -76,6 +91,7 @@ async fn concurrent_writers_and_live_subscribers_agree_exactly_once_in_order() {
         .unwrap()
         .get(0);
     assert!(killed > 0, "connections were killed mid-run");
+    killed_tx.send(true).unwrap();
 
     let mut written = HashSet::new();
     for writer in writers {

@@ -62,7 +62,11 @@ async fn reading_survives_pieces_corruption_and_a_meter_that_goes_away() {
     // The meter goes away; the reader notices, keeps trying, and falls silent meanwhile.
     drop(meter);
     wait_for("the port to be lost", || stats.snapshot().port_lost == 1).await;
-    tokio::time::sleep(Duration::from_millis(1700)).await;
+    wait_for("failed reopens and a reported silence", || {
+        let s = stats.snapshot();
+        s.open_failures >= 1 && s.silences >= 1
+    })
+    .await;
     let mut meter = FakeMeter::plug_in(&link);
     wait_for("the reopen", || stats.snapshot().opens == 2).await;
     for seq in 5..9u32 {

@@ -61,9 +61,13 @@ async fn a_hundred_telegrams_spooled_through_an_outage_land_once_in_order() {
     for t in &telegrams[60..] {
         device.accept(t.as_bytes(), &mut rng).unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(stats.failed_attempts.load(std::sync::atomic::Ordering::Relaxed) > 0);
-    assert_eq!(device.spool.lock().unwrap().pending(), 100);
+    // The restarted publisher tries, and fails, to reach the ledger that is still down.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while stats.failed_attempts.load(std::sync::atomic::Ordering::Relaxed) < 2 {
+        assert!(std::time::Instant::now() < deadline, "the publisher made no attempt in 30 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(device.spool.lock().unwrap().pending(), 100, "nothing left the spool while the ledger was down");
 
     let ledger = Arc::new(Mutex::new(FakeLedger { lose_first_answer: true, ..FakeLedger::default() }));
     let server = start_ledger(addr, ledger.clone()).await;

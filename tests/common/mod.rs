@@ -36,24 +36,35 @@ pub struct Serving {
 impl Serving {
     /// Starts `notch serve` and waits until /health answers.
     pub async fn start(data_dir: &Path) -> Serving {
+        Self::start_with(data_dir, &[]).await
+    }
+
+    /// Starts `notch serve` with extra environment variables and waits until /health answers; panics, saying
+    /// what it saw, if notch exits first or /health does not answer within 90 s.
+    pub async fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Serving {
         let port = free_port();
         let child = Command::new(NOTCH)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
             .arg(data_dir)
             .env("NOTCH_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let serving = Serving { child, base: format!("http://127.0.0.1:{port}"), data_dir: data_dir.to_owned() };
+        let mut serving = Serving { child, base: format!("http://127.0.0.1:{port}"), data_dir: data_dir.to_owned() };
         let deadline = Instant::now() + Duration::from_secs(90);
+        let mut last: String;
         loop {
-            if let Ok(response) = reqwest::get(format!("{}/health", serving.base)).await {
-                if response.status().is_success() {
-                    return serving;
-                }
+            match reqwest::get(format!("{}/health", serving.base)).await {
+                Ok(response) if response.status().is_success() => return serving,
+                Ok(response) => last = format!("/health answered {}", response.status()),
+                Err(err) => last = format!("/health: {err}"),
             }
-            assert!(Instant::now() < deadline, "notch serve did not come up");
+            if let Some(status) = serving.child.try_wait().unwrap() {
+                panic!("notch serve exited ({status}) before /health answered (its stderr is above); last: {last}");
+            }
+            assert!(Instant::now() < deadline, "notch serve did not answer /health within 90 s; last: {last}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

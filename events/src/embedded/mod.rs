@@ -7,17 +7,23 @@
 //! process that can turn its `users.lock` exclusive is the last user, and stops the server. A killed process
 //! loses its locks with it, so its orphaned server is adopted by the next start.
 
+mod host;
+mod server_state;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
-use nix::unistd::{Gid, Uid, User};
+use nix::unistd::{Gid, Uid};
 
 use crate::writeback::WritebackPacer;
+use server_state::ServerState;
 
 /// Checkpoints come every [`CHECKPOINT_TIMEOUT`], or sooner after about half of [`MAX_WAL_SIZE`] of WAL.
 /// PostgreSQL's 1GB default started one every ~25 s at 10,000 MAM messages a second (2.4 kB of WAL each), inside
@@ -50,12 +56,20 @@ const MALLOC_TUNABLES: &str =
 
 /// The cluster's superuser; the service itself logs in as `notch_app`.
 pub const SUPERUSER: &str = "notch";
+/// The server's port, pinned in `notch.conf`: it names the socket file (`.s.PGSQL.5432`) even though the server
+/// listens on no TCP port, so a `PGPORT` in the caller's environment must not move it.
+const PORT: u16 = 5432;
 /// PostgreSQL's limit on a Unix socket path (sun_path), less the terminating NUL.
 const MAX_SOCKET_PATH_BYTES: usize = 107;
-const START_TIMEOUT_S: u32 = 120;
-const START_ATTEMPTS: u64 = 3;
+/// How long a start waits for a server that is starting or recovering to accept connections. Crash recovery
+/// replays up to `MAX_WAL_SIZE` of WAL, which takes tens of seconds on a slow disk.
+const START_TIMEOUT: Duration = Duration::from_secs(180);
+/// How many times a start runs `pg_ctl start` before it reports the server's own error.
+const START_ATTEMPTS: u32 = 3;
+/// How often a start looks again at a server that does not accept connections yet.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// How long the backends of a crashed server get to exit on their own.
-const ORPHAN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+const ORPHAN_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddedError {
@@ -72,6 +86,12 @@ pub enum EmbeddedError {
          (chmod o+x {dir}) or choose a --data-dir under /var/lib or /tmp"
     )]
     Unreachable { user: String, dir: String },
+    #[error(
+        "the embedded PostgreSQL in {data_dir}/pg runs but has not accepted a connection in {waited_s} s: {why}. \
+         It may still be replaying its WAL after a crash: run the command again later, or read \
+         {data_dir}/log/postgres.log"
+    )]
+    NotAccepting { data_dir: String, waited_s: u64, why: String },
     #[error("{what} failed: {detail}")]
     Command { what: String, detail: String },
     #[error("{0}")]
@@ -93,21 +113,40 @@ pub struct EmbeddedPostgres {
 }
 
 impl EmbeddedPostgres {
-    /// Initialises the cluster on first use, adopts it if it is already running, or starts it. Blocking.
+    /// Initialises the cluster on first use, adopts its server if one runs and accepts connections, waits for one
+    /// that is starting or recovering, or starts it (clearing what a killed server left behind). Blocking; ends
+    /// with a server that answers connections, or with an error after at most [`START_TIMEOUT`].
     pub fn start(data_dir: &Path, keep_running: bool) -> Result<EmbeddedPostgres, EmbeddedError> {
         fs::create_dir_all(data_dir)?;
         let data_dir = data_dir.canonicalize()?;
-        let pgdata = data_dir.join("pg");
         let socket_dir = data_dir.join("run");
-        let log_dir = data_dir.join("log");
-        let socket = socket_dir.join(".s.PGSQL.5432");
+        let socket = socket_dir.join(format!(".s.PGSQL.{PORT}"));
         if socket.as_os_str().len() > MAX_SOCKET_PATH_BYTES {
             return Err(EmbeddedError::SocketPathTooLong(socket.display().to_string()));
         }
         let starting = lock(&data_dir.join("start.lock"), FlockArg::LockExclusive)?;
+        let mut pg = Self::prepare(&data_dir)?;
+        let settings_changed = pg.write_settings()?;
+        let started = pg.bring_up(&data_dir.join("log").join("postgres.log"))?;
+        if !started && settings_changed {
+            // Adopted with older settings: the new ones apply to it too (all but `shared_buffers` and
+            // `max_connections`, which wait for its next start).
+            pg.run("pg_ctl reload", pg.pg_ctl().arg("reload").arg("-D").arg(&pg.pgdata))?;
+        }
+        pg.users = Some(lock(&data_dir.join("users.lock"), FlockArg::LockShared)?);
+        pg.start_lock = data_dir.join("start.lock");
+        pg.keep_running = keep_running;
+        drop(starting);
+        Ok(pg)
+    }
 
-        let bin_dir = find_bin_dir(&pgdata)?;
-        let run_as = unprivileged_user()?;
+    /// The cluster's directories with their owners and modes, and the cluster itself on first use.
+    fn prepare(data_dir: &Path) -> Result<EmbeddedPostgres, EmbeddedError> {
+        let pgdata = data_dir.join("pg");
+        let socket_dir = data_dir.join("run");
+        let log_dir = data_dir.join("log");
+        let bin_dir = host::find_bin_dir(&pgdata)?;
+        let run_as = host::unprivileged_user()?;
         for dir in [&pgdata, &socket_dir, &log_dir] {
             fs::create_dir_all(dir)?;
         }
@@ -115,14 +154,14 @@ impl EmbeddedPostgres {
         fs::set_permissions(&socket_dir, fs::Permissions::from_mode(0o700))?;
         if let Some((uid, gid, name)) = &run_as {
             // The data directory holds the node key (mode 0600): others may enter it, never list or read it.
-            let mode = fs::metadata(&data_dir)?.permissions().mode();
-            fs::set_permissions(&data_dir, fs::Permissions::from_mode((mode & 0o777) | 0o711))?;
+            let mode = fs::metadata(data_dir)?.permissions().mode();
+            fs::set_permissions(data_dir, fs::Permissions::from_mode((mode & 0o777) | 0o711))?;
             for dir in [&pgdata, &socket_dir, &log_dir] {
                 nix::unistd::chown(dir, Some(*uid), Some(*gid)).map_err(std::io::Error::from)?;
             }
-            check_reachable(&data_dir, *uid, name)?;
+            host::check_reachable(data_dir, *uid, name)?;
         }
-        let mut pg = EmbeddedPostgres {
+        let pg = EmbeddedPostgres {
             pgdata,
             socket_dir,
             bin_dir,
@@ -135,22 +174,63 @@ impl EmbeddedPostgres {
         if !pg.pgdata.join("PG_VERSION").exists() {
             pg.initdb()?;
         }
-        let settings_changed = pg.write_settings()?;
-        if pg.is_running()? {
-            if settings_changed {
-                // Adopted with older settings: the new ones apply to it too (all but `shared_buffers` and
-                // `max_connections`, which wait for its next start).
-                pg.run("pg_ctl reload", pg.pg_ctl().arg("reload").arg("-D").arg(&pg.pgdata))?;
-            }
-        } else {
-            pg.reap_orphaned_backends();
-            pg.start_with_retries(&log_dir.join("postgres.log"))?;
-        }
-        pg.users = Some(lock(&data_dir.join("users.lock"), FlockArg::LockShared)?);
-        pg.start_lock = data_dir.join("start.lock");
-        pg.keep_running = keep_running;
-        drop(starting);
         Ok(pg)
+    }
+
+    /// Looks at the server until it accepts connections, starting it when it is stopped or dead; whether this
+    /// call started it (else it adopted a running one).
+    fn bring_up(&self, log_file: &Path) -> Result<bool, EmbeddedError> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut starts = 0;
+        let mut start_error = None;
+        loop {
+            match server_state::inspect(&self.pgdata, &self.socket()) {
+                ServerState::Accepting => return Ok(starts > 0),
+                ServerState::NotReady { why } => {
+                    if Instant::now() >= deadline {
+                        let data_dir = self.pgdata.parent().unwrap_or(&self.pgdata).display().to_string();
+                        return Err(EmbeddedError::NotAccepting { data_dir, waited_s: START_TIMEOUT.as_secs(), why });
+                    }
+                    std::thread::sleep(POLL_INTERVAL);
+                }
+                dead_or_stopped => {
+                    if starts == START_ATTEMPTS || Instant::now() >= deadline {
+                        return Err(start_error.unwrap_or_else(|| EmbeddedError::Command {
+                            what: "starting the embedded PostgreSQL".into(),
+                            detail: format!("it did not start within {} s", START_TIMEOUT.as_secs()),
+                        }));
+                    }
+                    if starts > 0 {
+                        // A server that crashed a moment ago may still be releasing its resources.
+                        std::thread::sleep(Duration::from_secs(starts.into()));
+                    }
+                    self.clear_dead_server(&dead_or_stopped)?;
+                    starts += 1;
+                    if let Err(err) = self.pg_ctl_start(log_file, deadline) {
+                        tracing::warn!(
+                            "starting the embedded PostgreSQL (attempt {starts} of {START_ATTEMPTS}): {err}"
+                        );
+                        start_error = Some(err);
+                    }
+                }
+            }
+        }
+    }
+
+    /// What a killed server leaves behind and a new one would refuse to start beside: its backends, still
+    /// attached to its shared memory for a moment, and a `postmaster.pid` naming a zombie or a reused pid.
+    fn clear_dead_server(&self, state: &ServerState) -> Result<(), EmbeddedError> {
+        let ServerState::Dead { pid } = state else { return Ok(()) };
+        tracing::warn!("the embedded PostgreSQL (pid {pid}) was killed; clearing what it left behind");
+        self.reap_orphaned_backends();
+        // Removed only if it still names the dead server: the backends are gone, so no one else wrote it since.
+        let pid_file = self.pgdata.join("postmaster.pid");
+        let names_it = fs::read_to_string(&pid_file)
+            .is_ok_and(|text| text.lines().next().is_some_and(|line| line.trim() == pid.to_string()));
+        if names_it {
+            fs::remove_file(&pid_file)?;
+        }
+        Ok(())
     }
 
     /// The directory holding the server's socket: the `host` of a connection.
@@ -158,10 +238,14 @@ impl EmbeddedPostgres {
         &self.socket_dir
     }
 
+    fn socket(&self) -> PathBuf {
+        self.socket_dir.join(format!(".s.PGSQL.{PORT}"))
+    }
+
     /// Connection settings for `user` on `dbname`.
     pub fn config(&self, user: &str, dbname: &str) -> tokio_postgres::Config {
         let mut config = tokio_postgres::Config::new();
-        config.host_path(&self.socket_dir).user(user).dbname(dbname).application_name("notch");
+        config.host_path(&self.socket_dir).port(PORT).user(user).dbname(dbname).application_name("notch");
         config
     }
 
@@ -184,16 +268,22 @@ impl EmbeddedPostgres {
             return Ok(());
         }
         let _stopping = lock(&self.start_lock, FlockArg::LockExclusive)?;
-        match users.relock(FlockArg::LockExclusiveNonblock) {
-            Ok(()) => {
-                self.run(
-                    "pg_ctl stop",
-                    self.pg_ctl().args(["stop", "-m", "fast", "-w", "-t", "60", "-D"]).arg(&self.pgdata),
-                )?;
-                Ok(())
-            }
-            Err(_) => Ok(()), // another notch process still uses the cluster; it stops it when it leaves
+        if users.relock(FlockArg::LockExclusiveNonblock).is_err() {
+            return Ok(()); // another notch process still uses the cluster; it stops it when it leaves
         }
+        if self.is_gone() {
+            return Ok(()); // killed meanwhile: nothing to stop, the next start clears what it left
+        }
+        let stopped = self
+            .run("pg_ctl stop", self.pg_ctl().args(["stop", "-m", "fast", "-w", "-t", "60", "-D"]).arg(&self.pgdata));
+        match stopped {
+            Err(_) if self.is_gone() => Ok(()), // it died while being stopped
+            other => other.map(drop),
+        }
+    }
+
+    fn is_gone(&self) -> bool {
+        matches!(server_state::inspect(&self.pgdata, &self.socket()), ServerState::Stopped | ServerState::Dead { .. })
     }
 
     fn initdb(&self) -> Result<(), EmbeddedError> {
@@ -220,6 +310,7 @@ impl EmbeddedPostgres {
         let settings = format!(
             "# Written by notch, checked on every start; edit postgresql.conf for your own settings.\n\
              listen_addresses = ''\n\
+             port = {PORT}\n\
              unix_socket_directories = '{socket_dir}'\n\
              unix_socket_permissions = 0700\n\
              max_connections = 200\n\
@@ -240,26 +331,11 @@ impl EmbeddedPostgres {
         Ok(true)
     }
 
-    fn is_running(&self) -> Result<bool, EmbeddedError> {
-        let output = self.pg_ctl().arg("status").arg("-D").arg(&self.pgdata).output()?;
-        // pg_ctl status: 0 running, 3 not running, 4 no accessible data directory.
-        match output.status.code() {
-            Some(0) if self.postmaster_is_zombie() => {
-                // Killed, but not yet reaped by its parent: it holds its pid, and both pg_ctl and a new server
-                // would take it for a live one. Its pid file is stale.
-                tracing::warn!("the embedded PostgreSQL was killed; clearing its stale postmaster.pid");
-                fs::remove_file(self.pgdata.join("postmaster.pid"))?;
-                Ok(false)
-            }
-            Some(0) => Ok(true),
-            Some(3) => Ok(false),
-            _ => Err(command_error("pg_ctl status", &output)),
-        }
-    }
-
-    fn pg_ctl_start(&self, log_file: &Path) -> Result<(), EmbeddedError> {
+    /// `pg_ctl start`, waiting for the server to be ready until `deadline`. The log's last lines explain a failure.
+    fn pg_ctl_start(&self, log_file: &Path, deadline: Instant) -> Result<(), EmbeddedError> {
+        let wait_s = deadline.saturating_duration_since(Instant::now()).as_secs().max(1);
         let mut cmd = self.pg_ctl();
-        cmd.args(["start", "-w", "-t", &START_TIMEOUT_S.to_string(), "-D"]).arg(&self.pgdata).arg("-l").arg(log_file);
+        cmd.args(["start", "-w", "-t", &wait_s.to_string(), "-D"]).arg(&self.pgdata).arg("-l").arg(log_file);
         self.run("pg_ctl start", &mut cmd).map(drop).map_err(|err| match fs::read_to_string(log_file) {
             Ok(log) => {
                 let tail: Vec<&str> = log.lines().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect();
@@ -272,29 +348,17 @@ impl EmbeddedPostgres {
         })
     }
 
-    fn postmaster_is_zombie(&self) -> bool {
-        let pid = fs::read_to_string(self.pgdata.join("postmaster.pid"))
-            .ok()
-            .and_then(|text| text.lines().next().and_then(|line| line.trim().parse::<u32>().ok()));
-        let Some(pid) = pid else { return false };
-        // /proc/<pid>/stat: "pid (comm) state ..."; the state follows the last ')'.
-        fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z')))
-            .unwrap_or(false)
-    }
-
     /// After a crash of the server itself, its backends may outlive it for a moment, still attached to its shared
     /// memory, and a new server refuses to start beside them. Wait for them (they notice the dead postmaster and
     /// exit), and end those that linger: they belong to a server that no longer exists.
     fn reap_orphaned_backends(&self) {
-        let deadline = std::time::Instant::now() + ORPHAN_GRACE;
+        let deadline = Instant::now() + ORPHAN_GRACE;
         loop {
-            let orphans = processes_in(&self.pgdata);
+            let orphans = server_state::processes_in(&self.pgdata);
             if orphans.is_empty() {
                 return;
             }
-            if std::time::Instant::now() >= deadline {
+            if Instant::now() >= deadline {
                 tracing::warn!(
                     "ending {} backends of a crashed PostgreSQL still in {}",
                     orphans.len(),
@@ -303,27 +367,10 @@ impl EmbeddedPostgres {
                 for pid in orphans {
                     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
                 }
-                std::thread::sleep(std::time::Duration::from_millis(200));
+                std::thread::sleep(Duration::from_millis(200));
                 return;
             }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-    }
-
-    /// `pg_ctl start`, tried a few times: a server that crashed a moment ago may still be releasing its resources.
-    fn start_with_retries(&self, log_file: &Path) -> Result<(), EmbeddedError> {
-        let mut attempt = 1;
-        loop {
-            match self.pg_ctl_start(log_file) {
-                Ok(()) => return Ok(()),
-                Err(err) if attempt < START_ATTEMPTS => {
-                    tracing::warn!("starting the embedded PostgreSQL (attempt {attempt} of {START_ATTEMPTS}): {err}");
-                    self.reap_orphaned_backends();
-                    std::thread::sleep(std::time::Duration::from_secs(attempt));
-                    attempt += 1;
-                }
-                Err(err) => return Err(err),
-            }
+            std::thread::sleep(POLL_INTERVAL);
         }
     }
 
@@ -331,9 +378,16 @@ impl EmbeddedPostgres {
         self.command("pg_ctl")
     }
 
+    /// A server binary, run as the server's user, with none of the caller's `PG*` variables: `PGPORT`, `PGDATA`,
+    /// `PGOPTIONS` and the like would change which cluster, port or settings the server uses.
     fn command(&self, program: &str) -> Command {
         let mut cmd = Command::new(self.bin_dir.join(program));
-        cmd.current_dir("/").env_remove("PGDATA").env("LC_ALL", "C").env("GLIBC_TUNABLES", MALLOC_TUNABLES);
+        for (name, _) in std::env::vars_os() {
+            if name.as_bytes().starts_with(b"PG") {
+                cmd.env_remove(name);
+            }
+        }
+        cmd.current_dir("/").env("LC_ALL", "C").env("GLIBC_TUNABLES", MALLOC_TUNABLES);
         if let Some((uid, gid)) = self.run_as {
             cmd.uid(uid.as_raw()).gid(gid.as_raw());
         }
@@ -358,21 +412,6 @@ impl Drop for EmbeddedPostgres {
     }
 }
 
-/// PostgreSQL server processes whose working directory is `dir` (they run in their data directory, and title
-/// themselves `postgres: ...`); anyone else who happens to be in that directory is left alone.
-fn processes_in(dir: &Path) -> Vec<nix::unistd::Pid> {
-    let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
-    entries
-        .flatten()
-        .filter_map(|entry| {
-            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-            let cwd = fs::read_link(entry.path().join("cwd")).ok()?;
-            let cmdline = fs::read(entry.path().join("cmdline")).ok()?;
-            (cwd == dir && cmdline.starts_with(b"postgres")).then(|| nix::unistd::Pid::from_raw(pid))
-        })
-        .collect()
-}
-
 fn lock(path: &Path, how: FlockArg) -> Result<Flock<File>, EmbeddedError> {
     let file = OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
     Flock::lock(file, how).map_err(|(_, errno)| EmbeddedError::Io(errno.into()))
@@ -385,70 +424,4 @@ fn command_error(what: &str, output: &Output) -> EmbeddedError {
         what: what.into(),
         detail: format!("{} {}", stderr.trim(), stdout.trim()).trim().to_owned(),
     }
-}
-
-/// Where the server binaries are: the version that made an existing cluster first, then PATH, `pg_config
-/// --bindir`, and the newest /usr/lib/postgresql/*/bin.
-fn find_bin_dir(pgdata: &Path) -> Result<PathBuf, EmbeddedError> {
-    let has_server = |dir: &Path| ["initdb", "pg_ctl", "postgres"].iter().all(|b| dir.join(b).is_file());
-    if let Ok(version) = fs::read_to_string(pgdata.join("PG_VERSION")) {
-        let dir = PathBuf::from(format!("/usr/lib/postgresql/{}/bin", version.trim()));
-        if has_server(&dir) {
-            return Ok(dir);
-        }
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        if let Some(dir) = std::env::split_paths(&path).find(|dir| has_server(dir)) {
-            return Ok(dir);
-        }
-    }
-    if let Ok(output) = Command::new("pg_config").arg("--bindir").output() {
-        let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-        if output.status.success() && has_server(&dir) {
-            return Ok(dir);
-        }
-    }
-    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| Some((entry.file_name().to_str()?.parse().ok()?, entry.path().join("bin"))))
-        .filter(|(_, dir)| has_server(dir))
-        .collect();
-    versions.sort();
-    versions.pop().map(|(_, dir)| dir).ok_or(EmbeddedError::NoServerBinaries)
-}
-
-/// Who runs the server when notch runs as root: `NOTCH_PG_USER`, else `postgres`, else `nobody`.
-fn unprivileged_user() -> Result<Option<(Uid, Gid, String)>, EmbeddedError> {
-    if !Uid::effective().is_root() {
-        return Ok(None);
-    }
-    let wanted = std::env::var("NOTCH_PG_USER").ok();
-    let candidates = wanted.iter().map(String::as_str).chain(["postgres", "nobody"]);
-    for name in candidates {
-        if let Ok(Some(user)) = User::from_name(name) {
-            if !user.uid.is_root() {
-                return Ok(Some((user.uid, user.gid, user.name)));
-            }
-        }
-    }
-    Err(EmbeddedError::Command {
-        what: "finding an unprivileged user for PostgreSQL".into(),
-        detail: "no user 'postgres' or 'nobody'; set NOTCH_PG_USER to an existing non-root user".into(),
-    })
-}
-
-/// Every ancestor of `dir` must let `uid` pass through, or the server cannot reach its data.
-fn check_reachable(dir: &Path, uid: Uid, user: &str) -> Result<(), EmbeddedError> {
-    for ancestor in dir.ancestors().skip(1) {
-        let meta = fs::metadata(ancestor)?;
-        let mode = meta.permissions().mode();
-        let passable =
-            mode & 0o001 != 0 || (std::os::unix::fs::MetadataExt::uid(&meta) == uid.as_raw() && mode & 0o100 != 0);
-        if !passable {
-            return Err(EmbeddedError::Unreachable { user: user.to_owned(), dir: ancestor.display().to_string() });
-        }
-    }
-    Ok(())
 }
