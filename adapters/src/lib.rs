@@ -2,6 +2,7 @@
 //! the domain; none holds business rules of its own.
 
 pub mod charging;
+pub mod command;
 pub mod http;
 pub mod ocpp;
 pub mod site;

@@ -6,4 +6,4 @@ pub mod decider;
 pub mod mam;
 pub mod site;
 
-pub use decider::Decider;
+pub use decider::{given_when, Aggregate, Decider, DomainEvent};

@@ -14,4 +14,7 @@ pub mod testkit;
 pub mod writeback;
 
 pub use envelope::{Hash, NewEvent, RecordedEvent, SignedEvent};
-pub use store::{AppendError, Appended, Expected, Store, StoreError, StoreOptions, Subscription};
+pub use store::{
+    AppendError, Appended, AppendedStreams, Expected, Store, StoreError, StoreOptions, StreamAppend, Subscription,
+    MAX_STREAMS_PER_APPEND,
+};

@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use domain::charging::authority::{
-    user_stream, AuthorityCommand, AuthorityDecider, AuthorityError, AuthorityEvent, CertificateRequestCommand,
-    ProviderIdTag, RevokeCertificateCommand,
+    AuthorityCommand, AuthorityDecider, AuthorityError, AuthorityEvent, CertificateRequestCommand, ProviderIdTag,
+    RevokeCertificateCommand,
 };
 use domain::charging::billing::BillingDetails;
 use domain::charging::certificate::{Certificate, SignedCertificateRequest, SocketRequest};
 use domain::charging::contact_card::{ContactCard, ContactCardError};
 use domain::charging::provider::{
-    authorize, charge_point_stream, ChargePointCommand, ChargePointDecider, ChargePointError, ChargePointEvent,
-    TrustCommand, TrustContext, TrustDecider, TrustError, TRUST_STREAM,
+    authorize, ChargePointCommand, ChargePointDecider, ChargePointError, ChargePointEvent, TrustCommand, TrustContext,
+    TrustDecider, TrustError,
 };
 use domain::charging::{PublicKey, Uid};
 use events::Store;
@@ -21,7 +21,7 @@ use rand::RngCore;
 
 use super::cards;
 use super::keys::ChargingKeys;
-use super::log::{execute, load, ExecuteError};
+use crate::command::{execute, load, CommandError, LogError};
 use crate::ocpp::messages::{RemoteStartStopStatus, RemoteStartTransactionConf, RemoteStartTransactionReq};
 use crate::ocpp::registry::{CallFailure, Registry};
 
@@ -44,14 +44,16 @@ pub enum ChargingError {
     ChargePoint(#[from] ChargePointError),
     #[error(transparent)]
     ContactCard(#[from] ContactCardError),
-    #[error("{0}")]
-    Unavailable(String),
+    #[error(transparent)]
+    Log(#[from] LogError),
 }
 
-fn refused<E: Into<ChargingError> + std::fmt::Display>(err: ExecuteError<E>) -> ChargingError {
-    match err {
-        ExecuteError::Refused(e) => e.into(),
-        other => ChargingError::Unavailable(other.to_string()),
+impl<E: Into<ChargingError>> From<CommandError<E>> for ChargingError {
+    fn from(err: CommandError<E>) -> Self {
+        match err {
+            CommandError::Refused(e) => e.into(),
+            CommandError::Log(e) => ChargingError::Log(e),
+        }
     }
 }
 
@@ -110,12 +112,8 @@ impl ChargingService {
     pub async fn request_connection(&self, card: ContactCard, now: DateTime<Utc>) -> Result<Uid, ChargingError> {
         card.verify()?;
         let uid = card.card.uid.clone();
-        execute::<AuthorityDecider>(&self.inner.store, &user_stream(&uid), |_| AuthorityCommand::RequestConnection {
-            card: Box::new(card.clone()),
-            now,
-        })
-        .await
-        .map_err(refused)?;
+        let command = AuthorityCommand::RequestConnection { card: Box::new(card), now };
+        execute::<AuthorityDecider>(&self.inner.store, &uid, command).await?;
         Ok(uid)
     }
 
@@ -130,28 +128,23 @@ impl ChargingService {
             std::iter::once(self.provider_uid()).chain(self.inner.settings.partner_providers.iter().cloned()).collect();
         let id_tags: Vec<ProviderIdTag> =
             providers.into_iter().map(|provider_uid| ProviderIdTag { provider_uid, id_tag: fresh_id_tag() }).collect();
-        let stream = user_stream(&request.proof.uid);
-        let events = execute::<AuthorityDecider>(&self.inner.store, &stream, |_| {
-            AuthorityCommand::RequestCertificate(Box::new(CertificateRequestCommand {
-                request: request.clone(),
-                billing: billing.clone(),
-                card_token_key: self.inner.keys.card_token.clone(),
-                authority_key: self.inner.keys.authority.clone(),
-                serial: serial.clone(),
-                validity: self.inner.settings.certificate_validity,
-                id_tags: id_tags.clone(),
-                now,
-            }))
-        })
-        .await
-        .map_err(refused)?;
-        events
-            .into_iter()
-            .find_map(|e| match e {
-                AuthorityEvent::CertificateIssued { certificate, .. } => Some(certificate),
-                _ => None,
-            })
-            .ok_or_else(|| ChargingError::Unavailable("the authority issued no certificate".into()))
+        let uid = request.proof.uid.clone();
+        let command = AuthorityCommand::RequestCertificate(Box::new(CertificateRequestCommand {
+            request,
+            billing,
+            card_token_key: self.inner.keys.card_token.clone(),
+            authority_key: self.inner.keys.authority.clone(),
+            serial,
+            validity: self.inner.settings.certificate_validity,
+            id_tags,
+            now,
+        }));
+        let executed = execute::<AuthorityDecider>(&self.inner.store, &uid, command).await?;
+        let certificate = executed.events.into_iter().find_map(|e| match e {
+            AuthorityEvent::CertificateIssued { certificate, .. } => Some(certificate),
+            _ => None,
+        });
+        Ok(certificate.expect("an accepted certificate request issues a certificate"))
     }
 
     pub async fn revoke_certificate(
@@ -161,15 +154,12 @@ impl ChargingService {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), ChargingError> {
-        execute::<AuthorityDecider>(&self.inner.store, &user_stream(uid), |_| {
-            AuthorityCommand::RevokeCertificate(RevokeCertificateCommand {
-                serial: serial.to_owned(),
-                reason: reason.to_owned(),
-                now,
-            })
-        })
-        .await
-        .map_err(refused)?;
+        let command = AuthorityCommand::RevokeCertificate(RevokeCertificateCommand {
+            serial: serial.to_owned(),
+            reason: reason.to_owned(),
+            now,
+        });
+        execute::<AuthorityDecider>(&self.inner.store, uid, command).await?;
         Ok(())
     }
 
@@ -177,30 +167,21 @@ impl ChargingService {
 
     pub async fn trust_authority(&self, card: ContactCard, now: DateTime<Utc>) -> Result<Uid, ChargingError> {
         let uid = card.card.uid.clone();
-        execute::<TrustDecider>(&self.inner.store, TRUST_STREAM, |_| TrustCommand::TrustAuthority {
-            card: Box::new(card.clone()),
-            now,
-        })
-        .await
-        .map_err(refused)?;
+        execute::<TrustDecider>(&self.inner.store, &(), TrustCommand::TrustAuthority { card: Box::new(card), now })
+            .await?;
         Ok(uid)
     }
 
     pub async fn distrust_authority(&self, authority_uid: &Uid, now: DateTime<Utc>) -> Result<(), ChargingError> {
-        execute::<TrustDecider>(&self.inner.store, TRUST_STREAM, |_| TrustCommand::DistrustAuthority {
-            authority_uid: authority_uid.clone(),
-            now,
-        })
-        .await
-        .map_err(refused)?;
+        let command = TrustCommand::DistrustAuthority { authority_uid: authority_uid.clone(), now };
+        execute::<TrustDecider>(&self.inner.store, &(), command).await?;
         Ok(())
     }
 
     /// What the provider knows about `uid`: trusted authorities, and the user's stream as the authority wrote it.
     async fn trust_context(&self, uid: &Uid) -> Result<TrustContext, ChargingError> {
-        let log = |e: anyhow::Error| ChargingError::Unavailable(e.to_string());
-        let (authorities, _) = load::<TrustDecider>(&self.inner.store, TRUST_STREAM).await.map_err(log)?;
-        let (user, _) = load::<AuthorityDecider>(&self.inner.store, &user_stream(uid)).await.map_err(log)?;
+        let authorities = load::<TrustDecider>(&self.inner.store, &()).await?.state;
+        let user = load::<AuthorityDecider>(&self.inner.store, uid).await?.state;
         Ok(TrustContext { provider_uid: self.provider_uid(), authorities, user })
     }
 
@@ -213,23 +194,18 @@ impl ChargingService {
         let charge_point_id = request.request.charge_point_id.clone();
         let connector_id = request.request.connector_id;
         let context = self.trust_context(&request.request.certificate.certificate.subject_uid).await?;
-        let events = execute::<ChargePointDecider>(&self.inner.store, &charge_point_stream(&charge_point_id), |_| {
-            ChargePointCommand::EnableSocket {
-                charge_point_id: charge_point_id.clone(),
-                request: Box::new(request.clone()),
-                context: context.clone(),
-                now,
-            }
-        })
-        .await
-        .map_err(refused)?;
-        let id_tag = events
-            .iter()
-            .find_map(|e| match e {
-                ChargePointEvent::SocketEnabled { id_tag, .. } => Some(id_tag.clone()),
-                _ => None,
-            })
-            .ok_or_else(|| ChargingError::Unavailable("the socket was not enabled".into()))?;
+        let command = ChargePointCommand::EnableSocket {
+            charge_point_id: charge_point_id.clone(),
+            request: Box::new(request),
+            context,
+            now,
+        };
+        let executed = execute::<ChargePointDecider>(&self.inner.store, &charge_point_id, command).await?;
+        let id_tag = executed.events.iter().find_map(|e| match e {
+            ChargePointEvent::SocketEnabled { id_tag, .. } => Some(id_tag.clone()),
+            _ => None,
+        });
+        let id_tag = id_tag.expect("an accepted socket request enables the socket");
         let remote = RemoteStartTransactionReq { connector_id, id_tag };
         let remote_start = match self.inner.registry.call(&charge_point_id, "RemoteStartTransaction", &remote).await {
             Ok(answer) => match serde_json::from_value::<RemoteStartTransactionConf>(answer) {
@@ -250,24 +226,19 @@ impl ChargingService {
         model: &str,
         now: DateTime<Utc>,
     ) -> Result<(), ChargingError> {
-        execute::<ChargePointDecider>(&self.inner.store, &charge_point_stream(charge_point_id), |_| {
-            ChargePointCommand::RecordBoot {
-                charge_point_id: charge_point_id.to_owned(),
-                vendor: vendor.to_owned(),
-                model: model.to_owned(),
-                now,
-            }
-        })
-        .await
-        .map_err(refused)?;
+        let command = ChargePointCommand::RecordBoot {
+            charge_point_id: charge_point_id.to_owned(),
+            vendor: vendor.to_owned(),
+            model: model.to_owned(),
+            now,
+        };
+        execute::<ChargePointDecider>(&self.inner.store, charge_point_id, command).await?;
         Ok(())
     }
 
     /// The context for the user an id tag was enabled for on this charge point, if any.
     async fn context_for_id_tag(&self, charge_point_id: &str, id_tag: &str) -> Result<TrustContext, ChargingError> {
-        let (state, _) = load::<ChargePointDecider>(&self.inner.store, &charge_point_stream(charge_point_id))
-            .await
-            .map_err(|e| ChargingError::Unavailable(e.to_string()))?;
+        let state = load::<ChargePointDecider>(&self.inner.store, charge_point_id).await?.state;
         let (_, socket) =
             state.enabled_for(id_tag).ok_or_else(|| ChargePointError::IdTagNotEnabled(id_tag.to_owned()))?;
         self.trust_context(&socket.uid.clone()).await
@@ -281,9 +252,7 @@ impl ChargingService {
         now: DateTime<Utc>,
     ) -> Result<(), ChargingError> {
         let context = self.context_for_id_tag(charge_point_id, id_tag).await?;
-        let (state, _) = load::<ChargePointDecider>(&self.inner.store, &charge_point_stream(charge_point_id))
-            .await
-            .map_err(|e| ChargingError::Unavailable(e.to_string()))?;
+        let state = load::<ChargePointDecider>(&self.inner.store, charge_point_id).await?.state;
         authorize(&state, id_tag, &context, now)?;
         Ok(())
     }
@@ -299,26 +268,21 @@ impl ChargingService {
         now: DateTime<Utc>,
     ) -> Result<i32, ChargingError> {
         let context = self.context_for_id_tag(charge_point_id, id_tag).await?;
-        let events = execute::<ChargePointDecider>(&self.inner.store, &charge_point_stream(charge_point_id), |_| {
-            ChargePointCommand::StartCharging {
-                charge_point_id: charge_point_id.to_owned(),
-                connector_id,
-                id_tag: id_tag.to_owned(),
-                meter_start_wh,
-                started_at,
-                context: context.clone(),
-                now,
-            }
-        })
-        .await
-        .map_err(refused)?;
-        events
-            .iter()
-            .find_map(|e| match e {
-                ChargePointEvent::ChargingStarted { transaction_id, .. } => Some(*transaction_id),
-                _ => None,
-            })
-            .ok_or_else(|| ChargingError::Unavailable("no transaction was started".into()))
+        let command = ChargePointCommand::StartCharging {
+            charge_point_id: charge_point_id.to_owned(),
+            connector_id,
+            id_tag: id_tag.to_owned(),
+            meter_start_wh,
+            started_at,
+            context,
+            now,
+        };
+        let executed = execute::<ChargePointDecider>(&self.inner.store, charge_point_id, command).await?;
+        let transaction_id = executed.events.iter().find_map(|e| match e {
+            ChargePointEvent::ChargingStarted { transaction_id, .. } => Some(*transaction_id),
+            _ => None,
+        });
+        Ok(transaction_id.expect("an accepted start records a transaction"))
     }
 
     pub async fn record_meter_value(
@@ -329,11 +293,8 @@ impl ChargingService {
         energy_wh: i64,
         sampled_at: DateTime<Utc>,
     ) -> Result<(), ChargingError> {
-        execute::<ChargePointDecider>(&self.inner.store, &charge_point_stream(charge_point_id), |_| {
-            ChargePointCommand::RecordMeterValue { transaction_id, connector_id, energy_wh, sampled_at }
-        })
-        .await
-        .map_err(refused)?;
+        let command = ChargePointCommand::RecordMeterValue { transaction_id, connector_id, energy_wh, sampled_at };
+        execute::<ChargePointDecider>(&self.inner.store, charge_point_id, command).await?;
         Ok(())
     }
 
@@ -346,17 +307,14 @@ impl ChargingService {
         stopped_at: DateTime<Utc>,
         reason: Option<String>,
     ) -> Result<(), ChargingError> {
-        execute::<ChargePointDecider>(&self.inner.store, &charge_point_stream(charge_point_id), |_| {
-            ChargePointCommand::StopCharging {
-                charge_point_id: charge_point_id.to_owned(),
-                transaction_id,
-                meter_stop_wh,
-                stopped_at,
-                reason: reason.clone(),
-            }
-        })
-        .await
-        .map_err(refused)?;
+        let command = ChargePointCommand::StopCharging {
+            charge_point_id: charge_point_id.to_owned(),
+            transaction_id,
+            meter_stop_wh,
+            stopped_at,
+            reason,
+        };
+        execute::<ChargePointDecider>(&self.inner.store, charge_point_id, command).await?;
         Ok(())
     }
 }

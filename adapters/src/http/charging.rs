@@ -132,16 +132,19 @@ async fn enable_socket(body: Bytes, service: ChargingService) -> Response {
     }
 }
 
-/// Refusals by the rules are 4xx with a stable code naming the rule; a failing log is 503.
+/// Refusals by the rules are 4xx with a stable code naming the rule; the log's failures are answered as every
+/// context answers them.
 fn error_reply(err: ChargingError) -> Response {
-    let (status, code) = match &err {
-        ChargingError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        ChargingError::ContactCard(_) => (StatusCode::BAD_REQUEST, "invalid_contact_card"),
-        ChargingError::Authority(e) => (StatusCode::UNPROCESSABLE_ENTITY, authority_code(e)),
-        ChargingError::Trust(_) => (StatusCode::UNPROCESSABLE_ENTITY, "trust_refused"),
-        ChargingError::ChargePoint(e) => (StatusCode::FORBIDDEN, charge_point_code(e)),
+    let reply = match err {
+        ChargingError::Log(err) => ApiError::from(err),
+        ChargingError::ContactCard(e) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_contact_card", e.to_string()),
+        ChargingError::Authority(e) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, authority_code(&e), e.to_string())
+        }
+        ChargingError::Trust(e) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "trust_refused", e.to_string()),
+        ChargingError::ChargePoint(e) => ApiError::new(StatusCode::FORBIDDEN, charge_point_code(&e), e.to_string()),
     };
-    ApiError::new(status, code, err.to_string()).into_response()
+    reply.into_response()
 }
 
 fn authority_code(err: &domain::charging::authority::AuthorityError) -> &'static str {

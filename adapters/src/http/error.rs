@@ -2,9 +2,12 @@
 
 use std::convert::Infallible;
 
+use events::AppendError;
 use serde_json::json;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
+
+use crate::command::LogError;
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -16,6 +19,27 @@ pub struct ApiError {
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError { status, code, message: message.into() }
+    }
+}
+
+/// How every context answers a command the log could not take.
+impl From<LogError> for ApiError {
+    fn from(err: LogError) -> ApiError {
+        let (status, code) = match &err {
+            LogError::Contended { .. } => (StatusCode::CONFLICT, "contended"),
+            LogError::TooLong { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "stream_too_long"),
+            LogError::Append(AppendError::Invalid { .. }) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_event"),
+            LogError::Corrupt { .. } | LogError::Append(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            LogError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        };
+        let transient = matches!(err, LogError::Append(AppendError::Unavailable(_)));
+        if transient {
+            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", err.to_string());
+        }
+        if status.is_server_error() {
+            tracing::warn!("a command failed in the log: {err}");
+        }
+        ApiError::new(status, code, err.to_string())
     }
 }
 

@@ -193,9 +193,12 @@ fn append_error(err: AppendError) -> ApiError {
         AppendError::BadSignature { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "bad_signature"),
         AppendError::UntrustedSigner { .. } => (StatusCode::FORBIDDEN, "untrusted_signer"),
         AppendError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_event"),
-        AppendError::StreamMismatch { .. } | AppendError::RepeatedEventId { .. } | AppendError::BatchSize(_) => {
-            (StatusCode::BAD_REQUEST, "bad_append")
-        }
+        AppendError::StreamMismatch { .. }
+        | AppendError::RepeatedEventId { .. }
+        | AppendError::BatchSize(_)
+        | AppendError::StreamCount(_)
+        | AppendError::RepeatedStream { .. }
+        | AppendError::EmptyStream { .. } => (StatusCode::BAD_REQUEST, "bad_append"),
         AppendError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
     };
     ApiError::new(status, code, err.to_string())

@@ -134,7 +134,7 @@ fn status_of(result: Result<(), ChargingError>, cp: &str) -> AuthorizationStatus
 /// A refusal of the rules, answered as a CallError naming it.
 fn refusal(id: &str, err: &ChargingError) -> String {
     match err {
-        ChargingError::Unavailable(_) => internal(id, err),
+        ChargingError::Log(_) => internal(id, err),
         _ => frame::call_error(id, ErrorCode::PropertyConstraintViolation, &err.to_string()),
     }
 }

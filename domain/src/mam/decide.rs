@@ -1,5 +1,5 @@
 use crate::mam::events::{MamEvent, MessageKind, StoredMessage};
-use crate::Decider;
+use crate::{Aggregate, Decider};
 
 /// What the stream knows: where the chain stands. It depends only on the last message, so the
 /// command side may rebuild it from the last event alone.
@@ -25,6 +25,25 @@ pub enum MamError {
     Gap { expected: u64, got: u64 },
     #[error("message {index} is in epoch {got}; the channel is in epoch {expected}")]
     WrongEpoch { index: u64, expected: u32, got: u32 },
+}
+
+/// Every stream of this aggregate starts with this, followed by its id.
+const STREAM_PREFIX: &str = "mam-";
+
+impl Aggregate for ChannelStream {
+    /// Hex of the channel's Ed25519 public key.
+    type Id = str;
+
+    fn stream_id(channel_hex: &str) -> String {
+        format!("{STREAM_PREFIX}{channel_hex}")
+    }
+
+    fn owns_stream(stream_id: &str) -> bool {
+        stream_id.starts_with(STREAM_PREFIX)
+    }
+
+    /// `evolve` takes everything from the message: the state is the head.
+    const STATE_IS_LAST_EVENT: bool = true;
 }
 
 impl Decider for ChannelStream {

@@ -8,8 +8,3 @@ mod events;
 
 pub use decide::{ChannelStream, MamError, StoreMessage};
 pub use events::{MamEvent, MessageKind, StoredMessage};
-
-/// The stream of a channel.
-pub fn stream_id(channel_hex: &str) -> String {
-    format!("mam-{channel_hex}")
-}

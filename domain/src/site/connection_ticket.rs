@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::crypto::{blake2b_hex, PublicKey};
 use super::error::{SiteError, SiteResult};
-use crate::Decider;
+use crate::{Aggregate, Decider};
 
 /// The stream and the log know a ticket only by the hash of its token, so reading the log does not
 /// reveal redeemable tokens.
@@ -45,7 +45,7 @@ pub enum ConnectionTicketCommand {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
 #[serde(tag = "type")]
 pub enum ConnectionTicketEvent {
     ConnectionTicketIssued {
@@ -67,6 +67,22 @@ pub enum ConnectionTicketEvent {
 }
 
 pub struct ConnectionTicket;
+
+/// Every stream of this aggregate starts with this, followed by its id.
+const STREAM_PREFIX: &str = "ticket-";
+
+impl Aggregate for ConnectionTicket {
+    /// A connection ticket is named by the hash of its token (the token itself is never stored).
+    type Id = str;
+
+    fn stream_id(token_hash: &str) -> String {
+        format!("{STREAM_PREFIX}{token_hash}")
+    }
+
+    fn owns_stream(stream_id: &str) -> bool {
+        stream_id.starts_with(STREAM_PREFIX)
+    }
+}
 
 impl Decider for ConnectionTicket {
     type State = ConnectionTicketState;

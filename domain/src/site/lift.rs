@@ -20,7 +20,7 @@ pub struct LiftHop {
     pub chit_id: Uuid,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
 #[serde(tag = "type")]
 pub enum LiftEvent {
     LiftCommitted { lift_id: Uuid, units_milli: i64, hops: Vec<LiftHop>, at: DateTime<Utc> },

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::config::SiteConfig;
 use super::crypto::PublicKey;
 use super::error::{SiteError, SiteResult};
-use crate::Decider;
+use crate::{Aggregate, Decider};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SiteState {
@@ -42,7 +42,7 @@ pub enum SiteCommand {
     SetConfig { key: String, value: i64, at: DateTime<Utc> },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
 #[serde(tag = "type")]
 pub enum SiteEvent {
     SiteInitialised { identity: SiteIdentity, config: SiteConfig, at: DateTime<Utc> },
@@ -80,6 +80,22 @@ fn check_identity(identity: &SiteIdentity) -> SiteResult<()> {
     }
     identity.site_key.verifying_key()?;
     Ok(())
+}
+
+/// The one stream of this aggregate.
+const STREAM: &str = "site";
+
+impl Aggregate for Site {
+    /// A node runs one site.
+    type Id = ();
+
+    fn stream_id(_: &()) -> String {
+        STREAM.to_owned()
+    }
+
+    fn owns_stream(stream_id: &str) -> bool {
+        stream_id == STREAM
+    }
 }
 
 impl Decider for Site {

@@ -11,7 +11,7 @@ use super::chit::{ChitBody, ChitKind};
 use super::crypto::{blake2b_hex, canonical_json, CryptoError, PublicKey, SignatureB64};
 use super::error::{SiteError, SiteResult};
 use super::user::check_cid;
-use crate::Decider;
+use crate::{Aggregate, Decider};
 
 /// Bound on memo and agreement text: they are signed and stored in every replay.
 const MAX_TEXT: usize = 4000;
@@ -228,7 +228,7 @@ pub enum TallyCommand {
     IssueChit { chit: ChitBody, signature: SignatureB64, at: DateTime<Utc> },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
 #[serde(tag = "type")]
 pub enum TallyEvent {
     TallyDrafted {
@@ -360,6 +360,21 @@ pub fn lift_chit(
     };
     let hash = chit.hash()?;
     Ok(TallyEvent::ChitIssued { chit, signature: None, hash, at })
+}
+
+/// Every stream of this aggregate starts with this, followed by its id.
+const STREAM_PREFIX: &str = "tally-";
+
+impl Aggregate for Tally {
+    type Id = Uuid;
+
+    fn stream_id(tally_id: &Uuid) -> String {
+        format!("{STREAM_PREFIX}{tally_id}")
+    }
+
+    fn owns_stream(stream_id: &str) -> bool {
+        stream_id.starts_with(STREAM_PREFIX)
+    }
 }
 
 impl Decider for Tally {

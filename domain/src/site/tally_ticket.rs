@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::error::{SiteError, SiteResult};
-use crate::Decider;
+use crate::{Aggregate, Decider};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum TallyTicketState {
@@ -39,7 +39,7 @@ pub enum TallyTicketCommand {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
 #[serde(tag = "type")]
 pub enum TallyTicketEvent {
     TallyTicketIssued {
@@ -62,6 +62,22 @@ pub enum TallyTicketEvent {
 }
 
 pub struct TallyTicket;
+
+/// Every stream of this aggregate starts with this, followed by its id.
+const STREAM_PREFIX: &str = "tallyticket-";
+
+impl Aggregate for TallyTicket {
+    /// A tally ticket is named by the hash of its token.
+    type Id = str;
+
+    fn stream_id(token_hash: &str) -> String {
+        format!("{STREAM_PREFIX}{token_hash}")
+    }
+
+    fn owns_stream(stream_id: &str) -> bool {
+        stream_id.starts_with(STREAM_PREFIX)
+    }
+}
 
 impl Decider for TallyTicket {
     type State = TallyTicketState;

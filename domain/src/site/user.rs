@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::crypto::PublicKey;
 use super::error::{SiteError, SiteResult};
-use crate::Decider;
+use crate::{Aggregate, Decider};
 
 /// Most device keys one user may register: each is a standing credential, so their number is bounded.
 pub const MAX_DEVICE_KEYS: usize = 16;
@@ -90,7 +90,7 @@ pub enum UserCommand {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
 #[serde(tag = "type")]
 pub enum UserEvent {
     UserRegistered { cid: String, name: String, contact: Contact, at: DateTime<Utc> },
@@ -127,6 +127,22 @@ fn check_contact(contact: &Contact) -> SiteResult<()> {
         Ok(())
     } else {
         Err(SiteError::Invalid("contact: at most 16 entries, keys 1..32 and values up to 200 characters".into()))
+    }
+}
+
+/// Every stream of this aggregate starts with this, followed by its id.
+const STREAM_PREFIX: &str = "user-";
+
+impl Aggregate for User {
+    /// A user is named by its CID.
+    type Id = str;
+
+    fn stream_id(cid: &str) -> String {
+        format!("{STREAM_PREFIX}{cid}")
+    }
+
+    fn owns_stream(stream_id: &str) -> bool {
+        stream_id.starts_with(STREAM_PREFIX)
     }
 }
 

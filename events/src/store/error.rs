@@ -29,6 +29,8 @@ impl fmt::Display for Expected {
 
 /// Most events one append may carry; a transaction of the log stays bounded.
 pub const MAX_EVENTS_PER_APPEND: usize = 1000;
+/// Most streams one atomic append may name: a site's lift touches one stream per hop and its own.
+pub const MAX_STREAMS_PER_APPEND: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AppendError {
@@ -48,6 +50,12 @@ pub enum AppendError {
     RepeatedEventId { event_id: Uuid },
     #[error("an append carries 1 to {MAX_EVENTS_PER_APPEND} events, not {0}")]
     BatchSize(usize),
+    #[error("an atomic append names 1 to {MAX_STREAMS_PER_APPEND} streams, not {0}")]
+    StreamCount(usize),
+    #[error("stream {stream_id} appears twice in one atomic append")]
+    RepeatedStream { stream_id: String },
+    #[error("stream {stream_id} has no events in an atomic append")]
+    EmptyStream { stream_id: String },
     /// The database failed; the append may or may not have committed. Retrying with the same event ids is
     /// safe: a stored event id is never stored twice.
     #[error("the log is unavailable ({0}); retry with the same event ids")]

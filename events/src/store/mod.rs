@@ -24,7 +24,7 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_postgres::NoTls;
 
-pub use error::{AppendError, Expected, StoreError, MAX_EVENTS_PER_APPEND};
+pub use error::{AppendError, Expected, StoreError, MAX_EVENTS_PER_APPEND, MAX_STREAMS_PER_APPEND};
 pub use read::{read_from, MAX_READ_LIMIT};
 pub use subscribe::Subscription;
 pub use writer::{
@@ -51,14 +51,51 @@ pub struct Appended {
     pub stream_version: i64,
 }
 
-pub(crate) struct AppendRequest {
+/// One stream's share of an atomic append of several streams ([`Store::append_streams`]).
+#[derive(Debug, Clone)]
+pub struct StreamAppend {
+    pub stream_id: String,
+    pub expected: Expected,
+    pub events: Vec<NewEvent>,
+}
+
+/// Where an atomic append of several streams landed: one range of positions, the streams' events in the order the
+/// streams were given, and each stream's version after it (in that order too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendedStreams {
+    pub first_position: i64,
+    pub last_position: i64,
+    pub stream_versions: Vec<i64>,
+}
+
+/// One stream of an append request: its id, what it expects, and how many of the request's events are its own
+/// (they follow the previous part's).
+pub(crate) struct Part {
     stream_id: String,
     expected: Expected,
+    events: usize,
+}
+
+pub(crate) struct AppendRequest {
+    /// One part per stream, at most [`MAX_STREAMS_PER_APPEND`], no stream twice; most appends have one.
+    parts: Vec<Part>,
+    /// Every part's events, part after part.
     events: Vec<SignedEvent>,
     /// The canonical JSON of each event's payload, once known: filled by [`Store::append`] as it signs, or by the
     /// verifier for events signed elsewhere, and used by the verifier and the writer alike.
     canonical: Vec<Vec<u8>>,
-    reply: oneshot::Sender<Result<Appended, AppendError>>,
+    reply: oneshot::Sender<Result<AppendedStreams, AppendError>>,
+}
+
+impl AppendRequest {
+    /// Each part with the indexes of its events in `events`.
+    fn parts(&self) -> impl Iterator<Item = (&Part, std::ops::Range<usize>)> {
+        self.parts.iter().scan(0, |start, part| {
+            let range = *start..*start + part.events;
+            *start = range.end;
+            Some((part, range))
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -149,20 +186,36 @@ impl Store {
         expected: Expected,
         events: Vec<NewEvent>,
     ) -> Result<Appended, AppendError> {
+        let part = StreamAppend { stream_id: stream_id.to_owned(), expected, events };
+        let landed = self.append_streams(vec![part]).await?;
+        Ok(Appended {
+            first_position: landed.first_position,
+            last_position: landed.last_position,
+            stream_version: landed.stream_versions[0],
+        })
+    }
+
+    /// Signs the events of every part with the node key and appends them all in one transaction, each stream
+    /// checked against its own expected version: all of them land, in one range of positions, or none does.
+    pub async fn append_streams(&self, streams: Vec<StreamAppend>) -> Result<AppendedStreams, AppendError> {
+        let events: Vec<&NewEvent> = streams.iter().flat_map(|s| &s.events).collect();
         check_size(&events, |e| e.event_id)?;
-        let payloads = events
-            .iter()
-            .map(|event| {
-                validate(stream_id, &event.event_type, &event.payload)
-                    .map_err(|reason| AppendError::Invalid { event_id: event.event_id, reason })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        check_parts(&streams)?;
         let now = Utc::now();
-        let (signed, canonical): (Vec<SignedEvent>, Vec<Vec<u8>>) = events
-            .into_iter()
-            .zip(payloads)
-            .map(|(e, payload)| SignedEvent::sign_canonical(self.inner.key.as_ref(), stream_id, e, payload, now))
-            .unzip();
+        let mut parts = Vec::with_capacity(streams.len());
+        let mut signed = Vec::with_capacity(events.len());
+        let mut canonical = Vec::with_capacity(events.len());
+        for StreamAppend { stream_id, expected, events } in streams {
+            parts.push(Part { stream_id: stream_id.clone(), expected, events: events.len() });
+            for event in events {
+                let payload = validate(&stream_id, &event.event_type, &event.payload)
+                    .map_err(|reason| AppendError::Invalid { event_id: event.event_id, reason })?;
+                let (event, payload) =
+                    SignedEvent::sign_canonical(self.inner.key.as_ref(), &stream_id, event, payload, now);
+                signed.push(event);
+                canonical.push(payload);
+            }
+        }
         debug_assert!(
             signed
                 .iter()
@@ -170,7 +223,7 @@ impl Store {
                 .all(|(e, c)| e.signer.verify_strict(&e.signed_message_canonical(c), &e.signature).is_ok()),
             "the node's own signature must verify"
         );
-        self.submit(&self.inner.ready, stream_id, expected, signed, canonical).await
+        self.submit(&self.inner.ready, parts, signed, canonical).await
     }
 
     /// Appends events signed elsewhere; each signature is verified and must be the pinned key's.
@@ -181,19 +234,25 @@ impl Store {
         events: Vec<SignedEvent>,
     ) -> Result<Appended, AppendError> {
         check_size(&events, |e| e.event_id)?;
-        self.submit(&self.inner.to_verify, stream_id, expected, events, Vec::new()).await
+        let parts = vec![Part { stream_id: stream_id.to_owned(), expected, events: events.len() }];
+        let landed = self.submit(&self.inner.to_verify, parts, events, Vec::new()).await?;
+        Ok(Appended {
+            first_position: landed.first_position,
+            last_position: landed.last_position,
+            stream_version: landed.stream_versions[0],
+        })
     }
 
     async fn submit(
         &self,
         queue: &mpsc::Sender<AppendRequest>,
-        stream_id: &str,
-        expected: Expected,
+        parts: Vec<Part>,
         events: Vec<SignedEvent>,
         canonical: Vec<Vec<u8>>,
-    ) -> Result<Appended, AppendError> {
+    ) -> Result<AppendedStreams, AppendError> {
+        debug_assert_eq!(parts.iter().map(|p| p.events).sum::<usize>(), events.len(), "the parts hold every event");
         let (reply, answer) = oneshot::channel();
-        let request = AppendRequest { stream_id: stream_id.to_owned(), expected, events, canonical, reply };
+        let request = AppendRequest { parts, events, canonical, reply };
         queue.send(request).await.map_err(|_| AppendError::Unavailable("the log is shut down".into()))?;
         answer.await.map_err(|_| AppendError::Unavailable("the writer stopped".into()))?
     }
@@ -218,6 +277,23 @@ impl Store {
             Err(err) => Err(StoreError::Corrupt { position: 1, reason: format!("writing the genesis event: {err}") }),
         }
     }
+}
+
+/// An atomic append names 1 to [`MAX_STREAMS_PER_APPEND`] distinct streams, each with at least one event.
+fn check_parts(streams: &[StreamAppend]) -> Result<(), AppendError> {
+    if streams.is_empty() || streams.len() > MAX_STREAMS_PER_APPEND {
+        return Err(AppendError::StreamCount(streams.len()));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(streams.len());
+    for stream in streams {
+        if stream.events.is_empty() {
+            return Err(AppendError::EmptyStream { stream_id: stream.stream_id.clone() });
+        }
+        if !seen.insert(stream.stream_id.as_str()) {
+            return Err(AppendError::RepeatedStream { stream_id: stream.stream_id.clone() });
+        }
+    }
+    Ok(())
 }
 
 /// An append carries 1 to [`MAX_EVENTS_PER_APPEND`] events with distinct ids.

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 use super::error::{AppendError, Expected};
-use super::{AppendRequest, Appended};
+use super::{AppendRequest, AppendedStreams, Part};
 use crate::envelope::Hash;
 
 /// Where one event of the batch lands in the chain.
@@ -21,7 +21,7 @@ pub(super) struct Link {
 }
 
 pub(super) enum Decision {
-    Settled(Result<Appended, AppendError>),
+    Settled(Result<AppendedStreams, AppendError>),
     Carry,
 }
 
@@ -58,62 +58,83 @@ pub(super) fn plan(
             decisions.push(Decision::Carry);
             continue;
         }
-        let actual = versions.get(&request.stream_id).copied().unwrap_or(0);
-        let matches = match request.expected {
-            Expected::Any => true,
-            Expected::NoStream => actual == 0,
-            Expected::Exact(version) => actual == version,
-        };
-        if !matches {
-            decisions.push(Decision::Settled(Err(AppendError::WrongExpectedVersion {
-                stream_id: request.stream_id.clone(),
-                expected: request.expected,
-                actual,
-            })));
+        if let Some(refusal) = mismatch(request, &versions) {
+            decisions.push(Decision::Settled(Err(refusal)));
             continue;
         }
         let first_position = position + 1;
-        let mut version = actual;
-        for (event_index, (event, canonical)) in request.events.iter().zip(&request.canonical).enumerate() {
-            position += 1;
-            version += 1;
-            let hash = event.link_hash(canonical, position, version, prev_hash);
-            linked.push(Link {
-                request: request_index,
-                event: event_index,
-                position,
-                stream_version: version,
-                prev_hash,
-                hash,
-            });
-            prev_hash = hash;
-            in_batch.insert(event.event_id);
+        let mut stream_versions = Vec::with_capacity(request.parts.len());
+        for (part, events) in request.parts() {
+            let mut version = versions.get(&part.stream_id).copied().unwrap_or(0);
+            for event_index in events {
+                let (event, canonical) = (&request.events[event_index], &request.canonical[event_index]);
+                position += 1;
+                version += 1;
+                let hash = event.link_hash(canonical, position, version, prev_hash);
+                linked.push(Link {
+                    request: request_index,
+                    event: event_index,
+                    position,
+                    stream_version: version,
+                    prev_hash,
+                    hash,
+                });
+                prev_hash = hash;
+                in_batch.insert(event.event_id);
+            }
+            versions.insert(part.stream_id.clone(), version);
+            stream_versions.push(version);
         }
-        versions.insert(request.stream_id.clone(), version);
-        decisions.push(Decision::Settled(Ok(Appended {
+        decisions.push(Decision::Settled(Ok(AppendedStreams {
             first_position,
             last_position: position,
-            stream_version: version,
+            stream_versions,
         })));
     }
     Plan { decisions, linked, tail_after: (position, prev_hash), versions_after: versions }
 }
 
-/// A request whose events are all stored already is a retry: it gets the original result. One that is partly
-/// stored conflicts with another append.
+/// Whether `part` expects the stream at version `actual`.
+fn expects(part: &Part, actual: i64) -> bool {
+    match part.expected {
+        Expected::Any => true,
+        Expected::NoStream => actual == 0,
+        Expected::Exact(version) => actual == version,
+    }
+}
+
+/// The refusal of the first part whose expectation the streams' `versions` do not meet: one unmet part refuses
+/// the whole request.
+fn mismatch(request: &AppendRequest, versions: &HashMap<String, i64>) -> Option<AppendError> {
+    request.parts.iter().find_map(|part| {
+        let actual = versions.get(&part.stream_id).copied().unwrap_or(0);
+        (!expects(part, actual)).then(|| AppendError::WrongExpectedVersion {
+            stream_id: part.stream_id.clone(),
+            expected: part.expected,
+            actual,
+        })
+    })
+}
+
+/// A request whose events are all stored already, each in its part's stream and at consecutive positions, is a
+/// retry: it gets the original result. One that is partly stored conflicts with another append.
 fn already_stored(request: &AppendRequest, existing: &HashMap<Uuid, (String, i64, i64)>) -> Option<Decision> {
     let stored: Vec<&(String, i64, i64)> = request.events.iter().filter_map(|e| existing.get(&e.event_id)).collect();
     if stored.is_empty() {
         return None;
     }
-    let whole_retry = stored.len() == request.events.len() && stored.iter().all(|(s, _, _)| *s == request.stream_id);
+    let in_their_streams = || {
+        request
+            .parts()
+            .all(|(part, events)| events.clone().all(|i| stored.get(i).is_some_and(|s| s.0 == part.stream_id)))
+    };
     let contiguous = stored.windows(2).all(|w| w[1].1 == w[0].1 + 1);
-    if whole_retry && contiguous {
-        let (first, last) = (stored[0], stored[stored.len() - 1]);
-        return Some(Decision::Settled(Ok(Appended {
-            first_position: first.1,
-            last_position: last.1,
-            stream_version: last.2,
+    if stored.len() == request.events.len() && contiguous && in_their_streams() {
+        let stream_versions = request.parts().map(|(_, events)| stored[events.end - 1].2).collect();
+        return Some(Decision::Settled(Ok(AppendedStreams {
+            first_position: stored[0].1,
+            last_position: stored[stored.len() - 1].1,
+            stream_versions,
         })));
     }
     let (event_id, position) = request
@@ -149,23 +170,23 @@ impl Known {
         let mut ids: HashSet<Uuid> = HashSet::new();
         let (mut decided, mut rest) = (Vec::new(), Vec::new());
         for request in batch {
-            let known = versions.get(&request.stream_id).or_else(|| self.versions.get(&request.stream_id));
-            let actual = match (known, request.expected) {
-                (Some(version), _) => Some(*version),
-                (None, Expected::NoStream | Expected::Exact(0)) => Some(0),
-                (None, Expected::Any | Expected::Exact(_)) => None,
-            };
-            let matches = match (actual, request.expected) {
-                (Some(_), Expected::Any) => true,
-                (Some(actual), Expected::NoStream) => actual == 0,
-                (Some(actual), Expected::Exact(expected)) => actual == expected,
-                (None, _) => false,
-            };
+            let decides = request.parts.iter().all(|part| {
+                let known = versions.get(&part.stream_id).or_else(|| self.versions.get(&part.stream_id));
+                let actual = match (known, part.expected) {
+                    (Some(version), _) => Some(*version),
+                    (None, Expected::NoStream | Expected::Exact(0)) => Some(0),
+                    (None, Expected::Any | Expected::Exact(_)) => None,
+                };
+                actual.is_some_and(|actual| expects(part, actual))
+            });
             let fresh_ids = request.events.iter().all(|e| !ids.contains(&e.event_id));
-            if matches && fresh_ids {
-                let after = actual.expect("a match has a version") + request.events.len() as i64;
+            if decides && fresh_ids {
+                for part in &request.parts {
+                    let known = versions.get(&part.stream_id).or_else(|| self.versions.get(&part.stream_id));
+                    let after = known.copied().unwrap_or(0) + part.events as i64;
+                    versions.insert(part.stream_id.clone(), after);
+                }
                 ids.extend(request.events.iter().map(|e| e.event_id));
-                versions.insert(request.stream_id.clone(), after);
                 decided.push(request);
             } else {
                 rest.push(request);
@@ -179,7 +200,8 @@ impl Known {
         let tail = self.tail.expect("partition decides nothing without a known tail");
         let versions = decided
             .iter()
-            .map(|r| (r.stream_id.clone(), self.versions.get(&r.stream_id).copied().unwrap_or(0)))
+            .flat_map(|r| &r.parts)
+            .map(|p| (p.stream_id.clone(), self.versions.get(&p.stream_id).copied().unwrap_or(0)))
             .collect();
         let plan = plan(tail, versions, &HashMap::new(), decided);
         assert!(
@@ -210,16 +232,35 @@ mod tests {
     use ed25519_dalek::SigningKey;
 
     fn request(stream: &str, expected: Expected, events: usize) -> AppendRequest {
+        request_of(&[(stream, expected, events)])
+    }
+
+    /// An atomic append of several streams: (stream, expected, events) each.
+    fn request_of(parts: &[(&str, Expected, usize)]) -> AppendRequest {
         let key = SigningKey::from_bytes(&[7; 32]);
-        let (events, canonical) = (0..events)
-            .map(|n| {
+        let (mut events, mut canonical) = (Vec::new(), Vec::new());
+        for &(stream, _, count) in parts {
+            for n in 0..count {
                 let event = NewEvent::new("Counted", &serde_json::json!({ "n": n }));
                 let payload = crate::envelope::canonical_payload(&event.payload);
-                SignedEvent::sign_canonical(&key, stream, event, payload, chrono::Utc::now())
-            })
-            .unzip();
+                let (event, payload) = SignedEvent::sign_canonical(&key, stream, event, payload, chrono::Utc::now());
+                events.push(event);
+                canonical.push(payload);
+            }
+        }
+        let parts = parts
+            .iter()
+            .map(|&(stream, expected, events)| Part { stream_id: stream.into(), expected, events })
+            .collect();
         let (reply, _) = tokio::sync::oneshot::channel();
-        AppendRequest { stream_id: stream.into(), expected, events, canonical, reply }
+        AppendRequest { parts, events, canonical, reply }
+    }
+
+    fn settled(decision: &Decision) -> Result<&AppendedStreams, &AppendError> {
+        match decision {
+            Decision::Settled(outcome) => outcome.as_ref(),
+            Decision::Carry => panic!("carried, not settled"),
+        }
     }
 
     fn known(tail: i64, streams: &[(&str, i64)]) -> Known {
@@ -230,7 +271,7 @@ mod tests {
     }
 
     fn streams(requests: &[AppendRequest]) -> Vec<(&str, Expected)> {
-        requests.iter().map(|r| (r.stream_id.as_str(), r.expected)).collect()
+        requests.iter().flat_map(|r| &r.parts).map(|p| (p.stream_id.as_str(), p.expected)).collect()
     }
 
     #[test]
@@ -290,5 +331,80 @@ mod tests {
         assert_eq!(known.partition(vec![request("a", Expected::Exact(4), 1)]).0.len(), 1);
         known.forget();
         assert!(known.partition(vec![request("b", Expected::NoStream, 1)]).0.is_empty());
+    }
+
+    #[test]
+    fn an_append_of_several_streams_lands_in_one_range_each_stream_at_its_next_versions() {
+        let versions: HashMap<String, i64> = [("a".to_owned(), 3), ("b".to_owned(), 1)].into();
+        let batch = vec![request_of(&[
+            ("a", Expected::Exact(3), 1),
+            ("b", Expected::Exact(1), 2),
+            ("c", Expected::NoStream, 1),
+        ])];
+        let plan = plan((10, GENESIS_PREV_HASH), versions, &HashMap::new(), &batch);
+        let placed: Vec<(i64, &str, i64)> = plan
+            .linked
+            .iter()
+            .map(|l| (l.position, batch[0].events[l.event].stream_id.as_str(), l.stream_version))
+            .collect();
+        assert_eq!(placed, vec![(11, "a", 4), (12, "b", 2), (13, "b", 3), (14, "c", 1)]);
+        let landed = settled(&plan.decisions[0]).unwrap();
+        assert_eq!((landed.first_position, landed.last_position), (11, 14));
+        assert_eq!(landed.stream_versions, vec![4, 3, 1]);
+        assert_eq!(plan.versions_after.get("c"), Some(&1));
+    }
+
+    #[test]
+    fn one_unmet_expectation_refuses_every_stream_of_the_append() {
+        let versions: HashMap<String, i64> = [("a".to_owned(), 3), ("b".to_owned(), 5)].into();
+        let batch = vec![
+            request_of(&[("a", Expected::Exact(3), 1), ("b", Expected::Exact(4), 1)]),
+            request("a", Expected::Exact(3), 1),
+        ];
+        let plan = plan((10, GENESIS_PREV_HASH), versions, &HashMap::new(), &batch);
+        assert_eq!(
+            settled(&plan.decisions[0]),
+            Err(&AppendError::WrongExpectedVersion { stream_id: "b".into(), expected: Expected::Exact(4), actual: 5 })
+        );
+        // Nothing of the refused append was linked: the next one finds stream a where it was.
+        assert_eq!(settled(&plan.decisions[1]).unwrap().stream_versions, vec![4]);
+        assert_eq!(plan.linked.len(), 1);
+    }
+
+    #[test]
+    fn a_retried_append_of_several_streams_gets_its_original_answer() {
+        let batch = vec![request_of(&[("a", Expected::Exact(3), 1), ("b", Expected::NoStream, 2)])];
+        let ids: Vec<Uuid> = batch[0].events.iter().map(|e| e.event_id).collect();
+        let stored = |streams: [&str; 3]| -> HashMap<Uuid, (String, i64, i64)> {
+            let versions = [4, 1, 2];
+            (0..3).map(|i| (ids[i], (streams[i].to_owned(), 20 + i as i64, versions[i]))).collect()
+        };
+        let existing = stored(["a", "b", "b"]);
+        let plan = plan((30, GENESIS_PREV_HASH), HashMap::new(), &existing, &batch);
+        let landed = settled(&plan.decisions[0]).unwrap();
+        assert_eq!((landed.first_position, landed.last_position, &landed.stream_versions), (20, 22, &vec![4, 2]));
+        assert!(plan.linked.is_empty());
+        // The same ids stored in other streams are someone else's append.
+        let existing = stored(["a", "a", "b"]);
+        let plan = super::plan((30, GENESIS_PREV_HASH), HashMap::new(), &existing, &batch);
+        assert!(matches!(settled(&plan.decisions[0]), Err(AppendError::DuplicateEventId { .. })));
+    }
+
+    #[test]
+    fn the_known_versions_decide_an_append_of_several_streams_only_if_they_decide_every_stream() {
+        let known = known(10, &[("a", 3)]);
+        let batch = vec![
+            request_of(&[("a", Expected::Exact(3), 1), ("new", Expected::NoStream, 1)]),
+            request_of(&[("a", Expected::Exact(4), 1), ("unseen", Expected::Exact(2), 1)]),
+            request("a", Expected::Exact(4), 1),
+        ];
+        let (decided, rest) = known.partition(batch);
+        assert_eq!(
+            streams(&decided),
+            vec![("a", Expected::Exact(3)), ("new", Expected::NoStream), ("a", Expected::Exact(4))]
+        );
+        assert_eq!(streams(&rest), vec![("a", Expected::Exact(4)), ("unseen", Expected::Exact(2))]);
+        let plan = known.link(&decided);
+        assert_eq!(plan.versions_after.get("a"), Some(&5));
     }
 }

@@ -37,6 +37,18 @@ impl Store {
         decode_rows(&rows)
     }
 
+    /// The last event of `stream_id`, if the stream exists.
+    pub async fn read_stream_last(&self, stream_id: &str) -> Result<Option<RecordedEvent>, StoreError> {
+        let client = self.pool().get().await?;
+        let rows = client
+            .query(
+                &format!("SELECT {COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version DESC LIMIT 1"),
+                &[&stream_id],
+            )
+            .await?;
+        Ok(decode_rows(&rows)?.pop())
+    }
+
     /// Events with position >= `from_position`, in position order, at most `limit` (capped).
     pub async fn read_all(&self, from_position: i64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
         read_from(&**self.pool().get().await?, from_position, limit).await

@@ -42,14 +42,16 @@ pub fn verify_requests(
 /// Checks each event's stream, names, payload and signer, and fills in the payloads' canonical JSON.
 fn check_fields(request: &mut AppendRequest, pinned: &VerifyingKey) -> Result<(), AppendError> {
     let mut canonical = Vec::with_capacity(request.events.len());
-    for event in &request.events {
-        if event.stream_id != request.stream_id {
+    for (part, events) in request.parts() {
+        if let Some(event) = request.events[events].iter().find(|e| e.stream_id != part.stream_id) {
             return Err(AppendError::StreamMismatch {
                 event_id: event.event_id,
-                stream_id: request.stream_id.clone(),
+                stream_id: part.stream_id.clone(),
                 found: event.stream_id.clone(),
             });
         }
+    }
+    for event in &request.events {
         canonical.push(
             validate(&event.stream_id, &event.event_type, &event.payload)
                 .map_err(|reason| AppendError::Invalid { event_id: event.event_id, reason })?,

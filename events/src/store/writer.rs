@@ -407,7 +407,7 @@ async fn careful_transaction(client: &Client, key: &NodeKey, batch: &[AppendRequ
         ),
     )?;
     let stream_ids: Vec<&str> =
-        batch.iter().map(|r| r.stream_id.as_str()).collect::<HashSet<_>>().into_iter().collect();
+        batch.iter().flat_map(|r| &r.parts).map(|p| p.stream_id.as_str()).collect::<HashSet<_>>().into_iter().collect();
     let event_ids: Vec<Uuid> = batch.iter().flat_map(|r| r.events.iter().map(|e| e.event_id)).collect();
     let lock_params: [&(dyn ToSql + Sync); 1] = [&CHAIN_LOCK_KEY];
     let version_params: [&(dyn ToSql + Sync); 1] = [&stream_ids];

@@ -1,17 +1,18 @@
 //! One event into the charging tables. Events are read back with the domain's own types, so the views and
 //! the deciders never disagree about a field.
 
-use domain::charging::authority::AuthorityEvent;
-use domain::charging::provider::{ChargePointEvent, TrustEvent};
+use domain::charging::authority::{AuthorityDecider, AuthorityEvent};
+use domain::charging::provider::{ChargePointDecider, ChargePointEvent, TrustDecider, TrustEvent};
+use domain::Aggregate;
 use events::RecordedEvent;
 use tokio_postgres::Transaction;
 
 pub async fn one(tx: &Transaction<'_>, event: &RecordedEvent) -> anyhow::Result<()> {
-    if event.stream_id.starts_with("charging-user-") {
+    if AuthorityDecider::owns_stream(&event.stream_id) {
         authority(tx, serde_json::from_value(event.payload.clone())?).await
-    } else if let Some(charge_point_id) = event.stream_id.strip_prefix("charging-cp-") {
+    } else if let Some(charge_point_id) = ChargePointDecider::charge_point_id(&event.stream_id) {
         charge_point(tx, charge_point_id, serde_json::from_value(event.payload.clone())?).await
-    } else if event.stream_id == domain::charging::provider::TRUST_STREAM {
+    } else if TrustDecider::owns_stream(&event.stream_id) {
         trust(tx, serde_json::from_value(event.payload.clone())?).await
     } else {
         Ok(())

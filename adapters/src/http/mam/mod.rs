@@ -8,50 +8,24 @@
 
 mod signatures;
 
-use domain::mam::{self, ChannelStream, MamError, MamEvent, MessageKind, StoreMessage, StoredMessage};
-use domain::Decider;
-use events::{AppendError, Expected, NewEvent, Store};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use domain::mam::{ChannelStream, MamError, MamEvent, MessageKind, StoreMessage, StoredMessage};
+use events::Store;
 use serde_json::json;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 use warp::Filter;
 
 use super::{with, ApiError, MAX_BODY_BYTES};
+use crate::command::{self, CommandError, HeadCache, Loaded};
 use signatures::Signatures;
 
-/// Channels whose head this node remembers; beyond this the memory starts over.
+/// Channels whose head this node remembers, so the common case (the device's next message) needs no read before
+/// the append; beyond this the memory starts over.
 const MAX_CACHED_HEADS: usize = 100_000;
 
-/// The last known state of each channel stream this node appended to, so the common case (the
-/// device's next message) needs no read before the append. A stale entry is harmless: the append
-/// expects an exact version, and a mismatch drops the entry and takes the reading path.
-#[derive(Clone, Default)]
-struct Heads(Arc<Mutex<HashMap<String, ChannelStream>>>);
-
-impl Heads {
-    fn get(&self, stream: &str, index: u64) -> Option<ChannelStream> {
-        let heads = self.0.lock().expect("heads lock");
-        heads.get(stream).filter(|h| h.next_index == index).cloned()
-    }
-
-    fn set(&self, stream: &str, head: Option<ChannelStream>) {
-        let mut heads = self.0.lock().expect("heads lock");
-        match head {
-            Some(head) => {
-                if heads.len() >= MAX_CACHED_HEADS {
-                    heads.clear();
-                }
-                heads.insert(stream.to_owned(), head);
-            }
-            None => {
-                heads.remove(stream);
-            }
-        }
-    }
-}
+type Heads = Arc<HeadCache<ChannelStream>>;
 
 pub fn routes(store: Store) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
     let post =
@@ -60,7 +34,7 @@ pub fn routes(store: Store) -> impl Filter<Extract = (Response,), Error = warp::
             .and(warp::body::content_length_limit(MAX_BODY_BYTES))
             .and(warp::body::bytes())
             .and(with(store.clone()))
-            .and(with(Heads::default()))
+            .and(with(Arc::new(HeadCache::new(MAX_CACHED_HEADS))))
             .and(with(Signatures::default()))
             .then(|body, store, heads, signatures| async move {
                 respond(store_message(body, store, heads, signatures).await)
@@ -101,47 +75,41 @@ async fn store_message(
         address: envelope.address,
         message: envelope.message,
     };
-    let stream = mam::stream_id(&stored.channel);
+    let stream = <ChannelStream as domain::Aggregate>::stream_id(&stored.channel);
     let index = stored.index;
-    let version = i64::try_from(index).map_err(|_| bad("bad_index", "index too large".into()))?;
-
-    // The stream's state depends only on its last event: the one before this index.
-    let state = if index == 0 {
-        ChannelStream::default()
-    } else if let Some(head) = heads.get(&stream, index) {
-        head
-    } else {
-        match store.read_stream(&stream, version, 1).await.map_err(unavailable)?.first() {
-            Some(previous) => ChannelStream::evolve(ChannelStream::default(), &parse(previous)?),
-            None => {
-                return Err(conflict("gap", format!("messages before {index} are missing")));
-            }
+    let start = heads.get(&stream).filter(|head: &Loaded<ChannelStream>| head.state.next_index == index);
+    let decided =
+        command::execute_from::<ChannelStream>(&store, &stream, start, StoreMessage { message: stored.clone() }).await;
+    match decided {
+        Ok((executed, head)) => {
+            heads.set(&stream, Some(head));
+            let position = executed.last_position.expect("a stored message is appended");
+            Ok(warp::reply::with_status(
+                warp::reply::json(&json!({ "position": position, "index": index })),
+                StatusCode::CREATED,
+            )
+            .into_response())
         }
-    };
-    let new_events = match ChannelStream::decide(&state, StoreMessage { message: stored.clone() }) {
-        Ok(events) => events,
-        Err(e @ MamError::WrongEpoch { .. }) => return Err(conflict("wrong_epoch", e.to_string())),
-        Err(e) => return Err(conflict("out_of_order", e.to_string())),
-    };
-    let next_state = new_events.iter().fold(state, ChannelStream::evolve);
-    let new_events =
-        new_events.into_iter().map(|MamEvent::MamMessageStored(m)| NewEvent::new("MamMessageStored", &m)).collect();
-    // The stream version is the idempotency key: index i is version i + 1, so a second copy of
-    // index i can never be appended, whatever its event id.
-    let expected = if index == 0 { Expected::NoStream } else { Expected::Exact(version) };
-    let appended = store.append(&stream, expected, new_events).await;
-    heads.set(&stream, appended.as_ref().ok().map(|_| next_state));
-    match appended {
-        Ok(appended) => Ok(warp::reply::with_status(
-            warp::reply::json(&json!({ "position": appended.last_position, "index": index })),
-            StatusCode::CREATED,
-        )
-        .into_response()),
-        Err(AppendError::WrongExpectedVersion { .. }) => {
-            // Someone stored this index first (most likely this device, whose answer was lost).
-            let existing = store.read_stream(&stream, version + 1, 1).await.map_err(unavailable)?;
+        Err(err) => {
+            heads.set(&stream, None);
+            refusal(&store, &stream, &stored, err).await
+        }
+    }
+}
+
+/// A refused message: a repeat of one already stored (the device retrying after a lost answer) is answered 200
+/// as stored; everything else says what is wrong.
+async fn refusal(
+    store: &Store,
+    stream: &str,
+    stored: &StoredMessage,
+    err: CommandError<MamError>,
+) -> Result<Response, ApiError> {
+    match err {
+        CommandError::Refused(MamError::AlreadyStored { index }) => {
+            let existing = store.read_stream(stream, index as i64 + 1, 1).await.map_err(unavailable)?;
             match existing.first().map(parse).transpose()? {
-                Some(MamEvent::MamMessageStored(m)) if m == stored => Ok(warp::reply::with_status(
+                Some(MamEvent::MamMessageStored(m)) if m == *stored => Ok(warp::reply::with_status(
                     warp::reply::json(&json!({ "index": index, "already_stored": true })),
                     StatusCode::OK,
                 )
@@ -152,18 +120,15 @@ async fn store_message(
                 )),
             }
         }
-        Err(AppendError::Unavailable(e)) => Err(unavailable(e)),
-        Err(e) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_event", e.to_string())),
+        CommandError::Refused(e @ MamError::Gap { .. }) => Err(conflict("gap", e.to_string())),
+        CommandError::Refused(e @ MamError::WrongEpoch { .. }) => Err(conflict("wrong_epoch", e.to_string())),
+        CommandError::Log(err) => Err(err.into()),
     }
 }
 
 fn parse(event: &events::RecordedEvent) -> Result<MamEvent, ApiError> {
-    serde_json::from_value::<StoredMessage>(event.payload.clone()).map(MamEvent::MamMessageStored).map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "corrupt_stream",
-            format!("event {} is not a stored MAM message: {e}", event.event_id),
-        )
+    command::decode::<MamEvent>(event).map_err(|e| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt_stream", format!("event {}: {e}", event.event_id))
     })
 }
 

@@ -5,7 +5,7 @@ use crate::charging::crypto::Uid;
 use chrono::{DateTime, Duration, Utc};
 use ed25519_dalek::SigningKey;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum AuthorityCommand {
     /// The app's connection request: its own self-signed contact card.
     RequestConnection {
@@ -18,7 +18,7 @@ pub enum AuthorityCommand {
 
 /// A certificate request with everything the pure rules need: the authority's secrets, the clock reading,
 /// a fresh serial and fresh id tags come from the caller.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CertificateRequestCommand {
     pub request: SignedCertificateRequest,
     pub billing: BillingDetails,

@@ -6,7 +6,7 @@ use crate::charging::certificate::CERTIFICATE_REQUEST_PURPOSE;
 use crate::charging::certificate::{is_fresh, Certificate, CertificateBody, MAX_SERIAL_CHARS};
 use crate::charging::contact_card::{ContactCard, ContactCardError};
 use crate::charging::crypto::{self, CryptoError, PublicKey, Uid};
-use crate::Decider;
+use crate::{Aggregate, Decider};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
 /// OCPP 1.6 IdToken is CiString20Type.
@@ -43,6 +43,22 @@ pub enum AuthorityError {
     InvalidReason,
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+}
+
+/// Every stream of this aggregate starts with this, followed by its id.
+const STREAM_PREFIX: &str = "charging-user-";
+
+impl Aggregate for AuthorityDecider {
+    /// One aggregate per user relationship, named by the user's uid.
+    type Id = Uid;
+
+    fn stream_id(uid: &Uid) -> String {
+        format!("{STREAM_PREFIX}{uid}")
+    }
+
+    fn owns_stream(stream_id: &str) -> bool {
+        stream_id.starts_with(STREAM_PREFIX)
+    }
 }
 
 impl Decider for AuthorityDecider {
@@ -256,7 +272,7 @@ mod tests {
     #[test]
     fn a_valid_certificate_request_trusts_registers_and_issues() {
         let events = AuthorityDecider::decide(&connected(), certificate_request(CARD, "12/2030", "123")).unwrap();
-        let types: Vec<_> = events.iter().map(AuthorityEvent::event_type).collect();
+        let types: Vec<_> = events.iter().map(crate::DomainEvent::event_type).collect();
         assert_eq!(types, ["BillingAccepted", "RelationshipTrusted", "CredentialRegistered", "CertificateIssued"]);
         let json = serde_json::to_string(&events).unwrap();
         assert!(!json.contains(CARD), "the card number is never in an event");
@@ -359,7 +375,7 @@ mod tests {
         };
         command.serial = "serial-2".into();
         let events = AuthorityDecider::decide(&state, AuthorityCommand::RequestCertificate(command)).unwrap();
-        let types: Vec<_> = events.iter().map(AuthorityEvent::event_type).collect();
+        let types: Vec<_> = events.iter().map(crate::DomainEvent::event_type).collect();
         assert_eq!(types, ["BillingAccepted", "CertificateIssued"]);
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Everything the authority records about a user relationship. No event carries a card number or a CVC.
 // Events are serialized once, not held in bulk in memory, so variant sizes do not matter.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
 #[serde(tag = "type")]
 pub enum AuthorityEvent {
     ConnectionRequested {
@@ -47,17 +47,4 @@ pub enum AuthorityEvent {
         reason: String,
         at: DateTime<Utc>,
     },
-}
-
-impl AuthorityEvent {
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            AuthorityEvent::ConnectionRequested { .. } => "ConnectionRequested",
-            AuthorityEvent::BillingAccepted { .. } => "BillingAccepted",
-            AuthorityEvent::RelationshipTrusted { .. } => "RelationshipTrusted",
-            AuthorityEvent::CredentialRegistered { .. } => "CredentialRegistered",
-            AuthorityEvent::CertificateIssued { .. } => "CertificateIssued",
-            AuthorityEvent::CertificateRevoked { .. } => "CertificateRevoked",
-        }
-    }
 }

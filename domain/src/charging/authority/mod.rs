@@ -9,8 +9,3 @@ pub use commands::{AuthorityCommand, CertificateRequestCommand, ProviderIdTag, R
 pub use decide::{AuthorityDecider, AuthorityError, MAX_ID_TAG_CHARS};
 pub use events::AuthorityEvent;
 pub use state::{CertificateStatus, Relationship, Trust, UserState};
-
-/// The stream holding one user's relationship with the authority.
-pub fn user_stream(uid: &super::Uid) -> String {
-    format!("charging-user-{uid}")
-}

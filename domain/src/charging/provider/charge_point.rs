@@ -7,7 +7,7 @@ use super::trust::TrustedAuthorities;
 use crate::charging::authority::UserState;
 use crate::charging::certificate::{is_fresh, SocketRequest};
 use crate::charging::crypto::Uid;
-use crate::Decider;
+use crate::{Aggregate, Decider};
 use chrono::{DateTime, Utc};
 
 /// What the provider knows besides this charge point's stream: its own uid, the authorities it trusts
@@ -20,7 +20,7 @@ pub struct TrustContext {
     pub user: UserState,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum ChargePointCommand {
     RecordBoot {
         charge_point_id: String,
@@ -101,6 +101,29 @@ pub enum ChargePointError {
 }
 
 pub struct ChargePointDecider;
+
+/// Every stream of this aggregate starts with this, followed by its id.
+const STREAM_PREFIX: &str = "charging-cp-";
+
+impl ChargePointDecider {
+    /// The charge point whose stream `stream_id` is.
+    pub fn charge_point_id(stream_id: &str) -> Option<&str> {
+        stream_id.strip_prefix(STREAM_PREFIX)
+    }
+}
+
+impl Aggregate for ChargePointDecider {
+    /// A charge point is named by its OCPP chargePointId.
+    type Id = str;
+
+    fn stream_id(charge_point_id: &str) -> String {
+        format!("{STREAM_PREFIX}{charge_point_id}")
+    }
+
+    fn owns_stream(stream_id: &str) -> bool {
+        stream_id.starts_with(STREAM_PREFIX)
+    }
+}
 
 impl Decider for ChargePointDecider {
     type State = ChargePointState;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// What happens at one charge point. `at` is the provider's clock; `started_at`, `sampled_at`, `stopped_at`
 /// are the charge point's own timestamps from OCPP.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
 #[serde(tag = "type")]
 pub enum ChargePointEvent {
     ChargePointBooted {
@@ -59,17 +59,4 @@ pub enum ChargePointEvent {
         started_at: DateTime<Utc>,
         stopped_at: DateTime<Utc>,
     },
-}
-
-impl ChargePointEvent {
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            ChargePointEvent::ChargePointBooted { .. } => "ChargePointBooted",
-            ChargePointEvent::SocketEnabled { .. } => "SocketEnabled",
-            ChargePointEvent::ChargingStarted { .. } => "ChargingStarted",
-            ChargePointEvent::MeterValueRecorded { .. } => "MeterValueRecorded",
-            ChargePointEvent::ChargingStopped { .. } => "ChargingStopped",
-            ChargePointEvent::BillRecorded { .. } => "BillRecorded",
-        }
-    }
 }

@@ -195,7 +195,7 @@ fn run_session(meter_start_wh: i64, meter_stop_wh: i64) -> Result<Vec<ChargePoin
 #[test]
 fn a_session_ends_in_a_bill_with_the_metered_energy_and_times() {
     let events = run_session(1000, 8500).unwrap();
-    let types: Vec<_> = events.iter().map(ChargePointEvent::event_type).collect();
+    let types: Vec<_> = events.iter().map(crate::DomainEvent::event_type).collect();
     assert_eq!(types, ["SocketEnabled", "ChargingStarted", "MeterValueRecorded", "ChargingStopped", "BillRecorded"]);
     let Some(ChargePointEvent::BillRecorded { energy_wh, started_at, stopped_at, transaction_id, .. }) = events.last()
     else {

@@ -11,9 +11,4 @@ mod trust;
 pub use charge_point::{authorize, ChargePointCommand, ChargePointDecider, ChargePointError, TrustContext};
 pub use charge_point_events::ChargePointEvent;
 pub use charge_point_state::{ChargePointState, EnabledSocket, Session};
-pub use trust::{TrustCommand, TrustDecider, TrustError, TrustEvent, TrustedAuthorities, TRUST_STREAM};
-
-/// The stream of one charge point.
-pub fn charge_point_stream(charge_point_id: &str) -> String {
-    format!("charging-cp-{charge_point_id}")
-}
+pub use trust::{TrustCommand, TrustDecider, TrustError, TrustEvent, TrustedAuthorities};

@@ -2,13 +2,11 @@
 
 use crate::charging::contact_card::{ContactCard, ContactCardError};
 use crate::charging::crypto::{PublicKey, Uid};
-use crate::Decider;
+use crate::{Aggregate, Decider};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-pub const TRUST_STREAM: &str = "charging-provider-trust";
 
 /// authority uid -> its public key
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,20 +27,11 @@ pub enum TrustCommand {
 
 // Events are serialized once, not held in bulk in memory, so variant sizes do not matter.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
 #[serde(tag = "type")]
 pub enum TrustEvent {
     AuthorityTrusted { authority_uid: Uid, public_key: PublicKey, alias: String, at: DateTime<Utc> },
     AuthorityDistrusted { authority_uid: Uid, at: DateTime<Utc> },
-}
-
-impl TrustEvent {
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            TrustEvent::AuthorityTrusted { .. } => "AuthorityTrusted",
-            TrustEvent::AuthorityDistrusted { .. } => "AuthorityDistrusted",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,6 +43,22 @@ pub enum TrustError {
 }
 
 pub struct TrustDecider;
+
+/// The one stream of this aggregate.
+const STREAM: &str = "charging-provider-trust";
+
+impl Aggregate for TrustDecider {
+    /// A provider keeps one list.
+    type Id = ();
+
+    fn stream_id(_: &()) -> String {
+        STREAM.to_owned()
+    }
+
+    fn owns_stream(stream_id: &str) -> bool {
+        stream_id == STREAM
+    }
+}
 
 impl Decider for TrustDecider {
     type State = TrustedAuthorities;
