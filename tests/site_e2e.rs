@@ -10,7 +10,7 @@ use chrono::Utc;
 use domain::site::chit::{ChitBody, ChitKind};
 use domain::site::crypto::PublicKey;
 use domain::site::requests::UserRequest;
-use domain::site::tally::{Certificate, Side, TallyBody, TallySide, Terms};
+use domain::site::tally::{PartyCertificate, Side, TallyBody, TallySide, Terms};
 use serde_json::Value;
 use site_support::*;
 use uuid::Uuid;
@@ -34,7 +34,7 @@ async fn connect(serving: &Serving, device: &Device) {
 
 fn side(device: &Device) -> TallySide {
     TallySide {
-        cert: Certificate {
+        cert: PartyCertificate {
             cid: device.cid.clone(),
             name: device.cid.to_uppercase(),
             chip_address: format!("{}:agent@chips.example:65430", device.cid),
@@ -280,8 +280,12 @@ async fn site_ledger_over_http_and_the_admin_cli() {
     // Closing: bob and carol's tally was cleared to zero, so it closes at once; a refused draft is void.
     bob.ok(&serving, UserRequest::CloseTally { tally_id: bc }).await;
     assert_eq!(tally(&serving, &carol, bc).await["state"], "closed");
-    let (status, _) = pay(&serving, &carol, bc, Side::Foil, 1).await;
-    assert_eq!(status, 422, "a closed tally takes no chits");
+    let (status, answer) = pay(&serving, &carol, bc, Side::Foil, 1).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (409, Some("tally_state")),
+        "a closed tally takes no chits: {answer}"
+    );
     let ticket = carol.ok(&serving, UserRequest::IssueTallyTicket { counterpart: None, lifetime_s: None }).await;
     let token = ticket["ticket"]["token"].as_str().unwrap().to_owned();
     let draft: Uuid =

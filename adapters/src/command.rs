@@ -39,12 +39,21 @@ pub enum LogError {
     Append(AppendError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A view a command consulted (the lift run's graph) could not be read.
+    #[error(transparent)]
+    Views(#[from] projections::ViewError),
 }
 
 impl LogError {
     /// A failure a retry of the same command may get past (the database, or a busy stream).
     pub fn is_transient(&self) -> bool {
-        matches!(self, LogError::Contended { .. } | LogError::Store(_) | LogError::Append(AppendError::Unavailable(_)))
+        matches!(
+            self,
+            LogError::Contended { .. }
+                | LogError::Store(_)
+                | LogError::Views(projections::ViewError::Database(_) | projections::ViewError::Pool(_))
+                | LogError::Append(AppendError::Unavailable(_))
+        )
     }
 }
 
@@ -92,11 +101,11 @@ pub struct Executed<E> {
 }
 
 /// The aggregate `id` as its stream has it now.
-pub async fn load<A: Aggregate>(store: &Store, id: &A::Id) -> Result<Loaded<A::State>, CommandError<A::Error>> {
+pub async fn load<A: Aggregate>(store: &Store, id: &A::Id) -> Result<Loaded<A::State>, LogError> {
     load_stream::<A>(store, &A::stream_id(id)).await
 }
 
-async fn load_stream<A: Aggregate>(store: &Store, stream_id: &str) -> Result<Loaded<A::State>, CommandError<A::Error>> {
+async fn load_stream<A: Aggregate>(store: &Store, stream_id: &str) -> Result<Loaded<A::State>, LogError> {
     if A::STATE_IS_LAST_EVENT {
         return Ok(match store.read_stream_last(stream_id).await? {
             Some(last) => {
@@ -117,7 +126,24 @@ async fn load_stream<A: Aggregate>(store: &Store, stream_id: &str) -> Result<Loa
             return Ok(loaded);
         }
         if loaded.version >= MAX_STREAM_EVENTS {
-            return Err(LogError::TooLong { stream_id: stream_id.to_owned() }.into());
+            return Err(LogError::TooLong { stream_id: stream_id.to_owned() });
+        }
+    }
+}
+
+/// Every event of `stream_id` with its log position, in stream order (for upgrades that need the positions).
+pub async fn read_events<E: DomainEvent>(store: &Store, stream_id: &str) -> Result<Vec<(i64, E)>, LogError> {
+    let mut events = Vec::new();
+    loop {
+        let page = store.read_stream(stream_id, events.len() as i64 + 1, READ_PAGE_EVENTS).await?;
+        for recorded in &page {
+            events.push((recorded.position, decode(recorded)?));
+        }
+        if page.len() < READ_PAGE_EVENTS {
+            return Ok(events);
+        }
+        if events.len() as i64 >= MAX_STREAM_EVENTS {
+            return Err(LogError::TooLong { stream_id: stream_id.to_owned() });
         }
     }
 }

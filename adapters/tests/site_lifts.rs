@@ -4,15 +4,16 @@
 
 use std::collections::HashMap;
 
+use adapters::command::{encode as to_new_event, load};
 use adapters::site::lifts::{load_graph, run_lifts};
-use adapters::site::log::{load_tally, to_new_event};
 use adapters::site::seed::{open_tally_events, Party};
-use adapters::site::streams;
 use chrono::Utc;
 use domain::site::crypto::PublicKey;
 use domain::site::finder::clear;
-use domain::site::tally::Certificate;
+use domain::site::tally::{PartyCertificate, Tally};
+use domain::site::user::User;
 use domain::site::user::{Contact, UserEvent};
+use domain::Aggregate;
 use ed25519_dalek::SigningKey;
 use events::testkit::test_db;
 use events::{Expected, NewEvent, Store};
@@ -36,7 +37,7 @@ fn cid(user: usize) -> String {
 fn open_tally(id: Uuid, stock: usize, foil: usize, balance: i64) -> Vec<NewEvent> {
     let (stock_key, foil_key) = (key(stock), key(foil));
     let party = |user: usize, key| Party {
-        cert: Certificate {
+        cert: PartyCertificate {
             cid: cid(user),
             name: cid(user),
             chip_address: format!("{}:agent@test.invalid:1", cid(user)),
@@ -56,7 +57,7 @@ async fn build(store: &Store) -> Vec<Uuid> {
             UserEvent::DeviceKeyRegistered { key: PublicKey::of(&key(u)), ticket: None, at },
         ];
         let events = events.iter().map(to_new_event).collect();
-        store.append(&streams::user(&cid(u)), Expected::NoStream, events).await.unwrap();
+        store.append(&User::stream_id(&cid(u)), Expected::NoStream, events).await.unwrap();
     }
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut ids = Vec::new();
@@ -65,7 +66,10 @@ async fn build(store: &Store) -> Vec<Uuid> {
         let balance = rng.gen_range(1..=LIMIT_MILLI) * if rng.gen_bool(0.5) { 1 } else { -1 };
         if stock != foil {
             let id = Uuid::now_v7();
-            store.append(&streams::tally(id), Expected::NoStream, open_tally(id, stock, foil, balance)).await.unwrap();
+            store
+                .append(&Tally::stream_id(&id), Expected::NoStream, open_tally(id, stock, foil, balance))
+                .await
+                .unwrap();
             ids.push(id);
         }
     }
@@ -117,7 +121,7 @@ async fn concurrent_lifts_keep_every_chain_whole_and_clear_the_network() {
     let lifts = query(store, "SELECT count(*) AS n, sum(hop_count) AS hops FROM site.lifts").await;
     assert_eq!((lifts[0]["n"].as_u64(), lifts[0]["hops"].as_u64()), (Some(run.lifts as u64), Some(run.chits as u64)));
 
-    // The log (each tally's stream merged with its lift chits) and the views agree, and every chain is whole.
+    // The log (each tally's own stream, lift chits included) and the views agree, and every chain is whole.
     let chits =
         query(store, "SELECT tally_id, chit_index, hash, prev_hash FROM site.chits ORDER BY tally_id, chit_index")
             .await;
@@ -129,7 +133,7 @@ async fn concurrent_lifts_keep_every_chain_whole_and_clear_the_network() {
     let tallies: HashMap<String, &Value> =
         tallies.iter().map(|t| (t["tally_id"].as_str().unwrap().to_owned(), t)).collect();
     for id in &ids {
-        let (state, _) = load_tally(store, *id).await.unwrap();
+        let state = load::<Tally>(store, id).await.unwrap().state;
         let view = tallies[&id.to_string()];
         assert_eq!(
             (view["balance_milli"].as_i64(), view["chit_count"].as_u64(), view["head_hash"].as_str()),

@@ -115,3 +115,39 @@ async fn malformed_appends_of_several_streams_are_refused_before_the_writer() {
     assert!(matches!(store.append_streams(repeated).await.unwrap_err(), AppendError::RepeatedEventId { .. }));
     assert_eq!(count_events(&db).await, 1, "only the genesis event");
 }
+
+/// A writer that has not seen a stream links an append expecting version v on trust; the commit checks that v is
+/// committed. Another store on the same database plays another notch process, so the first store knows none of
+/// the streams the second wrote.
+#[tokio::test]
+async fn an_exact_version_of_a_stream_this_writer_never_saw_is_trusted_only_if_it_holds() {
+    let db = test_db("multi_trusted").await;
+    let other = events::Store::open(db.database.service.clone(), db.key.clone(), Default::default()).await.unwrap();
+    other.append("seen-elsewhere", Expected::NoStream, vec![event(0), event(1), event(2)]).await.unwrap();
+    other.append("also-elsewhere", Expected::NoStream, vec![event(0)]).await.unwrap();
+    // Give the first store a known tail, so its next commits are speculative.
+    db.store.append("warm", Expected::NoStream, vec![event(0)]).await.unwrap();
+
+    let landed = db
+        .store
+        .append_streams(vec![
+            part("seen-elsewhere", Expected::Exact(3), vec![event(3)]),
+            part("also-elsewhere", Expected::Exact(1), vec![event(1)]),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(landed.stream_versions, vec![4, 2]);
+    for (stream, wrong) in [("seen-elsewhere", 2), ("seen-elsewhere", 9), ("also-elsewhere", 5)] {
+        let before = count_events(&db).await;
+        let err = other.append(stream, Expected::Exact(wrong), vec![event(wrong)]).await.unwrap_err();
+        assert!(matches!(err, AppendError::WrongExpectedVersion { .. }), "{stream} at {wrong}: {err}");
+        let err = db.store.append(stream, Expected::Exact(wrong), vec![event(wrong)]).await.unwrap_err();
+        assert!(matches!(err, AppendError::WrongExpectedVersion { .. }), "{stream} at {wrong}: {err}");
+        assert_eq!(count_events(&db).await, before, "a wrong trust writes nothing");
+    }
+    let versions: Vec<i64> =
+        db.store.read_stream("seen-elsewhere", 1, 10).await.unwrap().iter().map(|e| e.stream_version).collect();
+    assert_eq!(versions, vec![1, 2, 3, 4], "dense");
+    let report = events::audit::audit(&db.database.admin, db.key.verifying_key(), |_, _| {}).await.unwrap();
+    assert_eq!(report.events, count_events(&db).await);
+}

@@ -9,10 +9,12 @@ pub mod home;
 pub mod runner;
 pub mod site;
 pub mod stream_heads;
+pub mod views;
 
 use std::sync::Arc;
 
 pub use runner::{catch_up, rebuild, run, status, ProjectionStatus};
+pub use views::{ViewError, Views};
 
 /// A view of the log.
 #[async_trait::async_trait]

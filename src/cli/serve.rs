@@ -28,6 +28,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let charging_keys = charging::keys(&args.db)?;
     let charging_settings = args.charging.settings()?;
     let node = Node::open(&args.db, args.pool_size).await?;
+    adapters::site::legacy::adopt_legacy_lifts(&node.store, chrono::Utc::now()).await?;
     let charging = adapters::charging::ChargingService::new(node.store.clone(), charging_keys, charging_settings);
     let (stop_tx, stop_rx) = watch::channel(false);
     let runners: Vec<_> = projections::all()

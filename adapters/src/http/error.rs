@@ -30,7 +30,8 @@ impl From<LogError> for ApiError {
             LogError::TooLong { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "stream_too_long"),
             LogError::Append(AppendError::Invalid { .. }) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_event"),
             LogError::Corrupt { .. } | LogError::Append(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-            LogError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            LogError::Views(projections::ViewError::Corrupt { .. }) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            LogError::Store(_) | LogError::Views(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         };
         let transient = matches!(err, LogError::Append(AppendError::Unavailable(_)));
         if transient {

@@ -1,22 +1,20 @@
 //! `POST /site/commands`: the users' command interpreter. Every request is a signed envelope
 //! ([`SignedRequest`]); the answer is JSON `{"status": "ok", ...}` or an error `{"code", "message"}`.
 
-use chrono::{Duration, Utc};
-use domain::site::requests::{SignedRequest, UserRequest};
+use chrono::{DateTime, Duration, Utc};
+use domain::site::caller::Caller;
+use domain::site::requests::{SignedRequest, UserRequest, REPLAY_WINDOW_S};
 use domain::site::SiteError;
 use events::Store;
+use projections::Views;
 use serde_json::{json, Value};
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 use warp::Filter;
 
 use super::{with, ApiError, MAX_BODY_BYTES};
+use crate::command::{CommandError, LogError};
 use crate::site::{admin, tallies, AppError};
-
-/// How far a request's timestamp may be from the service's clock; nonces are remembered this long.
-pub const REPLAY_WINDOW_S: i64 = 300;
-/// Rows of a listing returned at most.
-const MAX_ROWS: i64 = 1000;
 
 pub fn routes(store: Store) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
     warp::path!("site" / "commands")
@@ -30,9 +28,16 @@ pub fn routes(store: Store) -> impl Filter<Extract = (Response,), Error = warp::
 async fn handle(body: bytes::Bytes, store: Store) -> Response {
     let request: SignedRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
-        Err(err) => return ApiError::new(StatusCode::BAD_REQUEST, "bad_request", err.to_string()).into_response(),
+        Err(err) => return ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", err.to_string()).into_response(),
     };
-    match run(&store, request).await {
+    let now = Utc::now();
+    let answer = match authenticate(&store, &request, now).await {
+        Ok(()) => {
+            dispatch(&store, &request.body.cid, request.body.request.clone(), request.body.key.clone(), now).await
+        }
+        Err(err) => Err(err),
+    };
+    match answer {
         Ok(mut answer) => {
             answer["status"] = json!("ok");
             warp::reply::json(&answer).into_response()
@@ -42,27 +47,24 @@ async fn handle(body: bytes::Bytes, store: Store) -> Response {
 }
 
 fn error_reply(err: AppError) -> ApiError {
-    match err {
-        AppError::Refused(err) => {
-            let (status, code) = match &err {
-                SiteError::TicketInvalid => (StatusCode::FORBIDDEN, "invalid_ticket"),
-                SiteError::SiteLocked => (StatusCode::FORBIDDEN, "site_locked"),
-                SiteError::UserNotActive(_) => (StatusCode::FORBIDDEN, "user_not_active"),
-                SiteError::Signature(_) => (StatusCode::UNAUTHORIZED, "bad_signature"),
-                SiteError::OverLimit => (StatusCode::CONFLICT, "over_limit"),
-                SiteError::UserMissing | SiteError::TallyMissing => (StatusCode::NOT_FOUND, "not_found"),
-                SiteError::NotParty => (StatusCode::FORBIDDEN, "not_party"),
-                SiteError::Replayed => (StatusCode::CONFLICT, "replayed"),
-                _ => (StatusCode::UNPROCESSABLE_ENTITY, "refused"),
-            };
-            ApiError::new(status, code, err.to_string())
-        }
-        AppError::Contended(_) => ApiError::new(StatusCode::CONFLICT, "contended", err.to_string()),
-        other => {
-            tracing::warn!("site command failed: {other}");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the ledger is unavailable; try again")
-        }
-    }
+    let refusal = match err {
+        CommandError::Refused(refusal) => refusal,
+        CommandError::Log(err) => return ApiError::from(err),
+    };
+    let (status, code) = match &refusal {
+        SiteError::TicketInvalid => (StatusCode::FORBIDDEN, "invalid_ticket"),
+        SiteError::SiteLocked => (StatusCode::FORBIDDEN, "site_locked"),
+        SiteError::UserNotActive(_) => (StatusCode::FORBIDDEN, "user_not_active"),
+        SiteError::Signature(_) => (StatusCode::UNAUTHORIZED, "bad_signature"),
+        SiteError::StaleRequest { .. } => (StatusCode::BAD_REQUEST, "stale_request"),
+        SiteError::OverLimit => (StatusCode::CONFLICT, "over_limit"),
+        SiteError::UserMissing | SiteError::TallyMissing => (StatusCode::NOT_FOUND, "not_found"),
+        SiteError::NotParty => (StatusCode::FORBIDDEN, "not_party"),
+        SiteError::TallyState(_) => (StatusCode::CONFLICT, "tally_state"),
+        SiteError::Replayed => (StatusCode::CONFLICT, "replayed"),
+        _ => (StatusCode::UNPROCESSABLE_ENTITY, "refused"),
+    };
+    ApiError::new(status, code, refusal.to_string())
 }
 
 /// Authentication failures all read the same to the caller; the reason goes to the service log.
@@ -71,29 +73,37 @@ fn unauthorized(message: &str) -> AppError {
     AppError::Refused(SiteError::Signature(domain::site::crypto::CryptoError::BadSignature))
 }
 
-/// Checks freshness, the signature, the key's owner and the nonce, then runs the request.
-async fn run(store: &Store, signed: SignedRequest) -> Result<Value, AppError> {
-    let now = Utc::now();
+/// Checks freshness, the signature, the key's owner and the nonce.
+async fn authenticate(store: &Store, signed: &SignedRequest, now: DateTime<Utc>) -> Result<(), AppError> {
     let body = &signed.body;
-    if (now - body.timestamp).num_seconds().abs() > REPLAY_WINDOW_S {
-        return Err(unauthorized("timestamp outside the window"));
-    }
-    if !(8..=128).contains(&body.nonce.len()) {
-        return Err(AppError::Refused(SiteError::Invalid("nonce must be 8..128 characters".into())));
-    }
+    body.check_fresh(now)?;
     signed.verify().map_err(|_| unauthorized("signature does not verify"))?;
-    let redeeming = matches!(body.request, UserRequest::RedeemConnectionTicket { .. });
-    if !redeeming {
+    if !matches!(body.request, UserRequest::RedeemConnectionTicket { .. }) {
         let user = admin::user(store, &body.cid).await.map_err(|_| unauthorized("unknown user"))?;
         if !user.device_keys.contains(&body.key) {
             return Err(unauthorized("key not registered for this user"));
         }
     }
-    remember_nonce(store, &body.key.0, &body.nonce, now).await?;
-    let cid = body.cid.as_str();
-    Ok(match signed.body.request.clone() {
+    let horizon = now - Duration::seconds(2 * REPLAY_WINDOW_S);
+    let fresh =
+        Views::of(store).remember_nonce(&body.key.0, &body.nonce, now, horizon).await.map_err(LogError::from)?;
+    if !fresh {
+        return Err(SiteError::Replayed.into());
+    }
+    Ok(())
+}
+
+/// Runs an authenticated request for `cid`; commands answer `{}` or what they made, reads their rows.
+async fn dispatch(
+    store: &Store,
+    cid: &str,
+    request: UserRequest,
+    key: domain::site::crypto::PublicKey,
+    now: DateTime<Utc>,
+) -> Result<Value, AppError> {
+    Ok(match request {
         UserRequest::RedeemConnectionTicket { token } => {
-            admin::redeem_connection_ticket(store, &token, cid, body.key.clone(), now).await?;
+            admin::redeem_connection_ticket(store, &token, cid, key, now).await?;
             json!({})
         }
         UserRequest::IssueTallyTicket { counterpart, lifetime_s } => {
@@ -124,9 +134,19 @@ async fn run(store: &Store, signed: SignedRequest) -> Result<Value, AppError> {
             tallies::issue_chit(store, cid, chit, signature, now).await?;
             json!({})
         }
+        read => read_for(store, &admin::caller(store, cid).await?, read).await?,
+    })
+}
+
+/// The reads: the caller's own tallies, chits, balances and lifts, from the site views (which may trail the log
+/// by moments), or one tally from its stream.
+async fn read_for(store: &Store, caller: &Caller, read: UserRequest) -> Result<Value, AppError> {
+    caller.require_active()?;
+    let views = Views::of(store);
+    let rows = |rows: Result<Vec<Value>, projections::ViewError>| rows.map_err(LogError::from);
+    Ok(match read {
         UserRequest::GetTally { tally_id } => {
-            tallies::require_active(store, cid).await?;
-            let state = tallies::tally_for(store, cid, tally_id).await?;
+            let state = tallies::tally_for(store, caller, tally_id).await?;
             json!({
                 "tally_id": state.id,
                 "state": state.status,
@@ -138,56 +158,13 @@ async fn run(store: &Store, signed: SignedRequest) -> Result<Value, AppError> {
                 "foil_signature": state.foil_signature,
             })
         }
-        UserRequest::ListTallies => {
-            tallies::require_active(store, cid).await?;
-            let sql = "SELECT to_jsonb(t) - 'body' FROM site.tallies t \
-                WHERE stock_cid = $1 OR foil_cid = $1 ORDER BY created_at LIMIT $2";
-            json!({ "tallies": query(store, sql, &[&cid, &MAX_ROWS]).await? })
-        }
+        UserRequest::ListTallies => json!({ "tallies": rows(views.tallies_of(&caller.cid).await)? }),
         UserRequest::ListChits { tally_id } => {
-            tallies::require_active(store, cid).await?;
-            tallies::tally_for(store, cid, tally_id).await?;
-            let sql = "SELECT to_jsonb(c) FROM site.chits c WHERE tally_id = $1 ORDER BY chit_index LIMIT $2";
-            json!({ "chits": query(store, sql, &[&tally_id, &MAX_ROWS]).await? })
+            tallies::tally_for(store, caller, tally_id).await?;
+            json!({ "chits": rows(views.chits_of(tally_id).await)? })
         }
-        UserRequest::GetBalances => {
-            tallies::require_active(store, cid).await?;
-            let sql = "SELECT to_jsonb(b) FROM site.balances b WHERE cid = $1 ORDER BY tally_id LIMIT $2";
-            json!({ "balances": query(store, sql, &[&cid, &MAX_ROWS]).await? })
-        }
-        UserRequest::ListLifts => {
-            tallies::require_active(store, cid).await?;
-            let sql = "SELECT to_jsonb(l) FROM site.lifts l \
-                WHERE hops @> jsonb_build_array(jsonb_build_object('payer_cid', $1::text)) ORDER BY position LIMIT $2";
-            json!({ "lifts": query(store, sql, &[&cid, &MAX_ROWS]).await? })
-        }
+        UserRequest::GetBalances => json!({ "balances": rows(views.balances_of(&caller.cid).await)? }),
+        UserRequest::ListLifts => json!({ "lifts": rows(views.lifts_of(&caller.cid).await)? }),
+        command => unreachable!("{command:?} is a command, dispatched before the reads"),
     })
-}
-
-/// Rows of the site views for `cid` (views are built by the projection and may trail the log slightly).
-async fn query(
-    store: &Store,
-    sql: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-) -> Result<Vec<Value>, AppError> {
-    let client = store.pool().get().await?;
-    let rows = client.query(sql, params).await?;
-    Ok(rows.iter().map(|r| r.get::<_, Value>(0)).collect())
-}
-
-/// Records the nonce; a nonce seen before for this key within the window is a replay.
-async fn remember_nonce(store: &Store, key: &str, nonce: &str, now: chrono::DateTime<Utc>) -> Result<(), AppError> {
-    let client = store.pool().get().await?;
-    let horizon = now - Duration::seconds(2 * REPLAY_WINDOW_S);
-    client.execute("DELETE FROM site.command_nonces WHERE seen_at < $1", &[&horizon]).await?;
-    let inserted = client
-        .execute(
-            "INSERT INTO site.command_nonces (public_key, nonce, seen_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            &[&key, &nonce, &now],
-        )
-        .await?;
-    if inserted == 0 {
-        return Err(AppError::Refused(SiteError::Replayed));
-    }
-    Ok(())
 }

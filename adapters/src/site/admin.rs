@@ -3,18 +3,19 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
+use domain::site::caller::Caller;
 use domain::site::config::SiteConfig;
 use domain::site::connection_ticket::{token_hash, ConnectionTicket, ConnectionTicketCommand, ConnectionTicketEvent};
 use domain::site::crypto::PublicKey;
 use domain::site::site_aggregate::{Site, SiteCommand, SiteIdentity, SiteState};
 use domain::site::user::{Contact, User, UserCommand, UserEvent, UserState, UserStatus};
 use domain::site::SiteError;
-use domain::Decider;
+use domain::{Aggregate, Decider};
 use events::Store;
 use serde::{Deserialize, Serialize};
 
-use super::log::{execute, load, to_new_event, AppError, AppResult};
-use super::streams;
+use super::{AppError, AppResult};
+use crate::command::{encode, execute, load, CommandError, LogError};
 
 /// Longest `user list` / `user dump --all`, so a listing is bounded.
 pub const MAX_USERS_LISTED: i64 = 1_000_000;
@@ -52,7 +53,7 @@ pub fn new_token() -> String {
 }
 
 pub async fn site(store: &Store) -> AppResult<SiteState> {
-    Ok(load::<Site>(store, streams::SITE).await?.0)
+    Ok(load::<Site>(store, &()).await?.state)
 }
 
 /// The site, refusing if it is not initialised.
@@ -63,37 +64,38 @@ pub async fn site_identity(store: &Store) -> AppResult<(SiteIdentity, SiteState)
 }
 
 pub async fn site_command(store: &Store, command: SiteCommand) -> AppResult<()> {
-    execute::<Site>(store, streams::SITE, |state| Site::decide(state, command.clone())).await?;
+    execute::<Site>(store, &(), command).await?;
     Ok(())
 }
 
 pub async fn user(store: &Store, cid: &str) -> AppResult<UserState> {
-    let state = load::<User>(store, &streams::user(cid)).await?.0;
+    let state = load::<User>(store, cid).await?.state;
     if !state.registered {
         return Err(SiteError::UserMissing.into());
     }
     Ok(state)
 }
 
+/// Who `cid` is when a user command arrives: the site's lockdown and the user's status.
+pub async fn caller(store: &Store, cid: &str) -> AppResult<Caller> {
+    let (_, site) = site_identity(store).await?;
+    let user = load::<User>(store, cid).await?.state;
+    Ok(Caller::of(cid, site.locked, &user))
+}
+
 pub async fn user_command(store: &Store, cid: &str, command: UserCommand) -> AppResult<()> {
     if matches!(command, UserCommand::RegisterUser { .. }) {
         site_identity(store).await?;
     }
-    execute::<User>(store, &streams::user(cid), |state| User::decide(state, command.clone())).await?;
+    execute::<User>(store, cid, command).await?;
     Ok(())
 }
 
 /// CIDs of every registered user, from the log itself (no projection lag), sorted.
 pub async fn user_cids(store: &Store) -> AppResult<Vec<String>> {
-    let client = store.pool().get().await?;
-    let rows = client
-        .query(
-            "SELECT DISTINCT stream_id FROM events WHERE stream_id LIKE 'user-%' AND event_type = 'UserRegistered' \
-             ORDER BY stream_id LIMIT $1",
-            &[&MAX_USERS_LISTED],
-        )
-        .await?;
-    Ok(rows.iter().map(|r| r.get::<_, String>(0)["user-".len()..].to_owned()).collect())
+    let prefix = User::stream_id("");
+    let streams = store.stream_ids(&prefix, MAX_USERS_LISTED).await.map_err(LogError::from)?;
+    Ok(streams.into_iter().map(|stream| stream[prefix.len()..].to_owned()).collect())
 }
 
 pub async fn dump_user(store: &Store, cid: &str) -> AppResult<UserRecord> {
@@ -127,10 +129,10 @@ pub async fn load_user(store: &Store, record: UserRecord, at: DateTime<Utc>) -> 
             all.push(event);
         }
     }
-    let events: Vec<_> = all.iter().map(to_new_event).collect::<Vec<_>>();
-    store.append(&streams::user(&record.cid), events::Expected::NoStream, events).await.map_err(|err| match err {
+    let events = all.iter().map(encode).collect();
+    store.append(&User::stream_id(&record.cid), events::Expected::NoStream, events).await.map_err(|err| match err {
         events::AppendError::WrongExpectedVersion { .. } => AppError::Refused(SiteError::UserExists),
-        other => AppError::Append(other),
+        other => LogError::Append(other).into(),
     })?;
     Ok(())
 }
@@ -154,10 +156,7 @@ pub async fn issue_connection_ticket(
         expires_at,
         at: now,
     };
-    execute::<ConnectionTicket>(store, &streams::connection_ticket(&hash), |s| {
-        ConnectionTicket::decide(s, command.clone())
-    })
-    .await?;
+    execute::<ConnectionTicket>(store, &hash, command).await?;
     let published = PublishedTicket { host: identity.host, port: identity.port, token, site_key: identity.site_key.0 };
     Ok((published, expires_at))
 }
@@ -170,32 +169,20 @@ pub async fn redeem_connection_ticket(
     device_key: PublicKey,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    let (_, site) = site_identity(store).await?;
-    if site.locked {
-        return Err(SiteError::SiteLocked.into());
-    }
+    let caller = caller(store, cid).await?;
     let hash = token_hash(token);
-    let user_active = matches!(user(store, cid).await, Ok(u) if u.status == UserStatus::Active);
-    let command = ConnectionTicketCommand::RedeemConnectionTicket {
-        cid: cid.to_owned(),
-        device_key: device_key.clone(),
-        user_active,
-        at: now,
-    };
-    let events = execute::<ConnectionTicket>(store, &streams::connection_ticket(&hash), |s| {
-        ConnectionTicket::decide(s, command.clone())
-    })
-    .await
-    .map_err(|err| match err {
-        AppError::Refused(_) => AppError::Refused(SiteError::TicketInvalid),
+    let command = ConnectionTicketCommand::RedeemConnectionTicket { caller, device_key: device_key.clone(), at: now };
+    let executed = execute::<ConnectionTicket>(store, &hash, command).await.map_err(|err| match err {
+        CommandError::Refused(SiteError::SiteLocked) => AppError::Refused(SiteError::SiteLocked),
+        CommandError::Refused(_) => AppError::Refused(SiteError::TicketInvalid),
         other => other,
     })?;
-    if !matches!(events[..], [ConnectionTicketEvent::ConnectionTicketRedeemed { .. }]) {
+    if !matches!(executed.events[..], [ConnectionTicketEvent::ConnectionTicketRedeemed { .. }]) {
         return Err(SiteError::TicketInvalid.into());
     }
     let register = UserCommand::RegisterDeviceKey { key: device_key, ticket: Some(hash), at: now };
-    let registered = execute::<User>(store, &streams::user(cid), |s| User::decide(s, register.clone())).await?;
-    debug_assert!(matches!(registered[..], [UserEvent::DeviceKeyRegistered { .. }]));
+    let registered = execute::<User>(store, cid, register).await?;
+    debug_assert!(matches!(registered.events[..], [UserEvent::DeviceKeyRegistered { .. }]));
     Ok(())
 }
 

@@ -3,20 +3,29 @@
 //! transaction chit), each decided and evolved by the domain, so the network they build is one the site accepts.
 
 use chrono::{DateTime, Utc};
+use domain::site::caller::Caller;
 use domain::site::chit::{ChitBody, ChitKind};
-use domain::site::tally::{Certificate, Side, Tally, TallyBody, TallyCommand, TallySide, TallyState, Terms};
+use domain::site::tally::{
+    PartyCertificate, RegisteredKeys, Side, Tally, TallyBody, TallyCommand, TallySide, TallyState, Terms,
+};
+use domain::site::user::UserStatus;
 use domain::site::SiteError;
 use domain::Decider;
 use ed25519_dalek::SigningKey;
 use events::NewEvent;
 use uuid::Uuid;
 
-use super::log::to_new_event;
+use crate::command::encode;
 
 /// One side of a seeded tally: who it is and the key it signs with.
 pub struct Party<'a> {
-    pub cert: Certificate,
+    pub cert: PartyCertificate,
     pub key: &'a SigningKey,
+}
+
+/// `cid` as an active user of an open site.
+fn active(cid: &str) -> Caller {
+    Caller { cid: cid.to_owned(), site_locked: false, status: Some(UserStatus::Active) }
 }
 
 /// The events that open tally `id` between `stock` and `foil` (each granting the other `credit_limit_milli`, no
@@ -52,12 +61,19 @@ pub fn open_tally_events(
         Ok(())
     };
     run(&mut state, TallyCommand::DraftTally { tally_id: body.id, parties, at })?;
+    let keys: RegisteredKeys = [&body.stock, &body.foil]
+        .into_iter()
+        .map(|side| (side.cert.cid.clone(), [side.cert.public_key.clone()].into()))
+        .collect();
+    let (stock_cid, foil_cid) = (body.stock.cert.cid.clone(), body.foil.cert.cid.clone());
     let signature = body.sign(stock_key)?;
-    run(&mut state, TallyCommand::ProposeTally { body: body.clone(), by: Side::Stock, signature, at })?;
-    run(&mut state, TallyCommand::SignTally { by: Side::Foil, signature: body.sign(foil_key)?, at })?;
+    let caller = active(&stock_cid);
+    run(&mut state, TallyCommand::ProposeTally { caller, body: body.clone(), signature, keys, at })?;
+    run(&mut state, TallyCommand::SignTally { caller: active(&foil_cid), signature: body.sign(foil_key)?, at })?;
     if balance_milli != 0 {
         let (index, prev_hash) = state.chain_head();
-        let (by, payer_key) = if balance_milli > 0 { (Side::Foil, foil_key) } else { (Side::Stock, stock_key) };
+        let (by, payer_key, payer) =
+            if balance_milli > 0 { (Side::Foil, foil_key, &foil_cid) } else { (Side::Stock, stock_key, &stock_cid) };
         let chit = ChitBody {
             id: Uuid::now_v7(),
             tally_id: body.id,
@@ -71,7 +87,7 @@ pub fn open_tally_events(
             reference: String::new(),
         };
         let signature = chit.sign(payer_key)?;
-        run(&mut state, TallyCommand::IssueChit { chit, signature, at })?;
+        run(&mut state, TallyCommand::IssueChit { caller: active(payer), chit, signature, at })?;
     }
-    Ok(events.iter().map(to_new_event).collect())
+    Ok(events.iter().map(encode).collect())
 }

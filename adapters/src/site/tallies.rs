@@ -1,23 +1,23 @@
-//! The users' use cases: tally tickets, tally negotiation, chits. The caller's CID comes from the HTTP
-//! adapter, which checked the command's signature against the caller's registered device keys.
+//! The users' use cases: tally tickets, tally negotiation, chits. The caller's CID comes from the HTTP adapter,
+//! which checked the request's signature against the caller's registered device keys; what the caller may do is
+//! the deciders' question (each command carries the [`Caller`] facts).
 
 use chrono::{DateTime, Duration, Utc};
+use domain::site::caller::Caller;
 use domain::site::chit::ChitBody;
 use domain::site::connection_ticket::token_hash;
-use domain::site::crypto::{PublicKey, SignatureB64};
-use domain::site::tally::{Side, Tally, TallyBody, TallyCommand, TallyEvent, TallyState, TallyStatus};
+use domain::site::crypto::SignatureB64;
+use domain::site::tally::{RegisteredKeys, Tally, TallyBody, TallyCommand, TallyState, TallyStatus};
 use domain::site::tally_ticket::{TallyTicket, TallyTicketCommand, TallyTicketEvent};
-use domain::site::user::UserState;
+use domain::site::user::User;
 use domain::site::SiteError;
-use domain::Decider;
-use events::{AppendError, Store};
+use events::Store;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::admin::{new_token, site_identity, user};
-use super::locks::lock_tallies;
-use super::log::{execute, expected, load_tally, to_new_event, AppError, AppResult, MAX_ATTEMPTS};
-use super::streams;
+use super::admin::{caller, new_token, site_identity};
+use super::{AppError, AppResult};
+use crate::command::{execute, load, CommandError};
 
 /// What a tally ticket publishes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,17 +32,6 @@ pub struct PublishedTallyTicket {
     pub suggested_credit_limit_milli: i64,
 }
 
-/// Refuses unless the site is open and `cid` an active user; returns the user.
-pub async fn require_active(store: &Store, cid: &str) -> AppResult<UserState> {
-    let (_, site) = site_identity(store).await?;
-    if site.locked {
-        return Err(SiteError::SiteLocked.into());
-    }
-    let user = user(store, cid).await?;
-    user.require_active()?;
-    Ok(user)
-}
-
 pub async fn issue_tally_ticket(
     store: &Store,
     issuer: &str,
@@ -50,20 +39,19 @@ pub async fn issue_tally_ticket(
     lifetime: Option<Duration>,
     now: DateTime<Utc>,
 ) -> AppResult<PublishedTallyTicket> {
-    require_active(store, issuer).await?;
     let (identity, site) = site_identity(store).await?;
     let lifetime = lifetime.unwrap_or_else(|| Duration::seconds(site.config.ticket_lifetime_s));
     let token = new_token();
     let hash = token_hash(&token);
     let expires_at = now + lifetime;
     let command = TallyTicketCommand::IssueTallyTicket {
+        caller: caller(store, issuer).await?,
         token_hash: hash.clone(),
-        issuer: issuer.to_owned(),
         counterpart: counterpart.clone(),
         expires_at,
         at: now,
     };
-    execute::<TallyTicket>(store, &streams::tally_ticket(&hash), |s| TallyTicket::decide(s, command.clone())).await?;
+    execute::<TallyTicket>(store, &hash, command).await?;
     Ok(PublishedTallyTicket {
         chip_address: identity.chip_address(issuer),
         token,
@@ -76,68 +64,28 @@ pub async fn issue_tally_ticket(
 
 /// Redeems a tally ticket: spends the token and opens negotiation with a draft tally. Returns its id.
 pub async fn redeem_tally_ticket(store: &Store, redeemer: &str, token: &str, now: DateTime<Utc>) -> AppResult<Uuid> {
-    require_active(store, redeemer).await?;
-    let hash = token_hash(token);
     let tally_id = Uuid::now_v7();
-    let command = TallyTicketCommand::RedeemTallyTicket { redeemer: redeemer.to_owned(), tally_id, at: now };
-    let events =
-        execute::<TallyTicket>(store, &streams::tally_ticket(&hash), |s| TallyTicket::decide(s, command.clone()))
-            .await
-            .map_err(|err| match err {
-                AppError::Refused(_) => AppError::Refused(SiteError::TicketInvalid),
-                other => other,
-            })?;
-    let [TallyTicketEvent::TallyTicketRedeemed { issuer, .. }] = &events[..] else {
+    let command = TallyTicketCommand::RedeemTallyTicket { caller: caller(store, redeemer).await?, tally_id, at: now };
+    let executed = execute::<TallyTicket>(store, &token_hash(token), command).await.map_err(|err| match err {
+        CommandError::Refused(SiteError::SiteLocked | SiteError::UserNotActive(_) | SiteError::UserMissing) => err,
+        CommandError::Refused(_) => AppError::Refused(SiteError::TicketInvalid),
+        other => other,
+    })?;
+    let [TallyTicketEvent::TallyTicketRedeemed { issuer, .. }] = &executed.events[..] else {
         return Err(SiteError::TicketInvalid.into());
     };
     let draft = TallyCommand::DraftTally { tally_id, parties: [issuer.clone(), redeemer.to_owned()], at: now };
-    tally_command(store, tally_id, |_| Ok(draft.clone())).await?;
+    execute::<Tally>(store, &tally_id, draft).await?;
     Ok(tally_id)
 }
 
-/// Runs one tally command under the tally's lock: load (with lift chits) -> decide -> append.
-pub async fn tally_command(
-    store: &Store,
-    tally_id: Uuid,
-    mut command: impl FnMut(&TallyState) -> Result<TallyCommand, SiteError>,
-) -> AppResult<Vec<TallyEvent>> {
-    let guard = lock_tallies(store, &[tally_id]).await?;
-    let mut outcome = Err(AppError::Contended(streams::tally(tally_id)));
-    for _ in 0..MAX_ATTEMPTS {
-        let (state, version) = load_tally(store, tally_id).await?;
-        let events = command(&state).and_then(|c| Tally::decide(&state, c))?;
-        let new_events = events.iter().map(to_new_event).collect();
-        match store.append(&streams::tally(tally_id), expected(version), new_events).await {
-            Ok(_) => {
-                outcome = Ok(events);
-                break;
-            }
-            Err(AppendError::WrongExpectedVersion { .. }) => continue,
-            Err(err) => {
-                outcome = Err(AppError::Append(err));
-                break;
-            }
-        }
+/// The device keys the two parties named in `body` have registered.
+async fn registered_keys(store: &Store, body: &TallyBody) -> AppResult<RegisteredKeys> {
+    let mut keys = RegisteredKeys::new();
+    for cid in [&body.stock.cert.cid, &body.foil.cert.cid] {
+        keys.insert(cid.clone(), load::<User>(store, cid).await?.state.device_keys);
     }
-    guard.release().await?;
-    outcome
-}
-
-/// The caller's side on the tally, refusing non-parties.
-fn side_of(state: &TallyState, cid: &str) -> Result<Side, SiteError> {
-    if state.body.is_none() && state.parties.is_empty() {
-        return Err(SiteError::TallyMissing);
-    }
-    state.side_of(cid).ok_or(SiteError::NotParty)
-}
-
-/// A party's certificate must name one of its registered device keys.
-fn require_key(user: &UserState, key: &PublicKey) -> Result<(), SiteError> {
-    if user.device_keys.contains(key) {
-        Ok(())
-    } else {
-        Err(SiteError::Invalid("the certificate's key is not a registered device key of its user".into()))
-    }
+    Ok(keys)
 }
 
 pub async fn propose_tally(
@@ -147,24 +95,10 @@ pub async fn propose_tally(
     signature: SignatureB64,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    let user = require_active(store, cid).await?;
-    let by = if body.stock.cert.cid == cid {
-        Side::Stock
-    } else if body.foil.cert.cid == cid {
-        Side::Foil
-    } else {
-        return Err(SiteError::NotParty.into());
-    };
-    require_key(&user, &body.side(by).cert.public_key)?;
-    let counterpart = super::admin::user(store, &body.side(by.other()).cert.cid).await?;
-    require_key(&counterpart, &body.side(by.other()).cert.public_key)?;
-    tally_command(store, body.id, |state| {
-        if !state.is_party(cid) {
-            return Err(SiteError::NotParty);
-        }
-        Ok(TallyCommand::ProposeTally { body: body.clone(), by, signature: signature.clone(), at: now })
-    })
-    .await?;
+    let caller = caller(store, cid).await?;
+    let keys = registered_keys(store, &body).await?;
+    let tally_id = body.id;
+    execute::<Tally>(store, &tally_id, TallyCommand::ProposeTally { caller, body, signature, keys, at: now }).await?;
     Ok(())
 }
 
@@ -175,12 +109,8 @@ pub async fn sign_tally(
     signature: SignatureB64,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    require_active(store, cid).await?;
-    tally_command(store, tally_id, |state| {
-        let by = side_of(state, cid)?;
-        Ok(TallyCommand::SignTally { by, signature: signature.clone(), at: now })
-    })
-    .await?;
+    let caller = caller(store, cid).await?;
+    execute::<Tally>(store, &tally_id, TallyCommand::SignTally { caller, signature, at: now }).await?;
     Ok(())
 }
 
@@ -191,29 +121,14 @@ pub async fn refuse_tally(
     reason: String,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    require_active(store, cid).await?;
-    tally_command(store, tally_id, |state| {
-        let by = match state.side_of(cid) {
-            Some(side) => side,
-            // A draft has no sides yet: the first named party is the stock-to-be.
-            None if state.parties.iter().any(|p| p == cid) => {
-                if state.parties[0] == cid {
-                    Side::Stock
-                } else {
-                    Side::Foil
-                }
-            }
-            None => return Err(SiteError::NotParty),
-        };
-        Ok(TallyCommand::RefuseTally { by, reason: reason.clone(), at: now })
-    })
-    .await?;
+    let caller = caller(store, cid).await?;
+    execute::<Tally>(store, &tally_id, TallyCommand::RefuseTally { caller, reason, at: now }).await?;
     Ok(())
 }
 
 pub async fn close_tally(store: &Store, cid: &str, tally_id: Uuid, now: DateTime<Utc>) -> AppResult<()> {
-    require_active(store, cid).await?;
-    tally_command(store, tally_id, |state| Ok(TallyCommand::CloseTally { by: side_of(state, cid)?, at: now })).await?;
+    let caller = caller(store, cid).await?;
+    execute::<Tally>(store, &tally_id, TallyCommand::CloseTally { caller, at: now }).await?;
     Ok(())
 }
 
@@ -224,25 +139,20 @@ pub async fn issue_chit(
     signature: SignatureB64,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    require_active(store, cid).await?;
+    let caller = caller(store, cid).await?;
     let tally_id = chit.tally_id;
-    tally_command(store, tally_id, |state| {
-        if side_of(state, cid)? != chit.by {
-            return Err(SiteError::Chit("a party issues chits only for its own side".into()));
-        }
-        Ok(TallyCommand::IssueChit { chit: chit.clone(), signature: signature.clone(), at: now })
-    })
-    .await?;
+    execute::<Tally>(store, &tally_id, TallyCommand::IssueChit { caller, chit, signature, at: now }).await?;
     Ok(())
 }
 
-/// The tally as the log has it now (for a party building its next chit: the chain head); parties only.
-pub async fn tally_for(store: &Store, cid: &str, tally_id: Uuid) -> AppResult<TallyState> {
-    let (state, _) = load_tally(store, tally_id).await?;
+/// The tally as the log has it now (for a party building its next chit: the chain head); active parties only.
+pub async fn tally_for(store: &Store, caller: &Caller, tally_id: Uuid) -> AppResult<TallyState> {
+    caller.require_active()?;
+    let state = load::<Tally>(store, &tally_id).await?.state;
     if state.status == TallyStatus::Missing {
         return Err(SiteError::TallyMissing.into());
     }
-    if !state.is_party(cid) {
+    if !state.is_party(&caller.cid) {
         return Err(SiteError::NotParty.into());
     }
     Ok(state)

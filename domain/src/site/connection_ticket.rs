@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::caller::Caller;
 use super::crypto::{blake2b_hex, PublicKey};
 use super::error::{SiteError, SiteResult};
 use crate::{Aggregate, Decider};
@@ -36,11 +37,10 @@ pub enum ConnectionTicketCommand {
         expires_at: DateTime<Utc>,
         at: DateTime<Utc>,
     },
-    /// `user_active`: whether the CID is an active user now (the command side looks it up).
+    /// The caller claims the ticket for its CID and registers `device_key`.
     RedeemConnectionTicket {
-        cid: String,
+        caller: Caller,
         device_key: PublicKey,
-        user_active: bool,
         at: DateTime<Utc>,
     },
 }
@@ -109,13 +109,17 @@ impl Decider for ConnectionTicket {
             (_, ConnectionTicketCommand::IssueConnectionTicket { .. }) => Err(SiteError::TicketExists),
             (
                 ConnectionTicketState::Issued { cid, expires_at },
-                ConnectionTicketCommand::RedeemConnectionTicket { cid: claimed, device_key, user_active, at },
+                ConnectionTicketCommand::RedeemConnectionTicket { caller, device_key, at },
             ) => {
+                if caller.site_locked {
+                    return Err(SiteError::SiteLocked); // the token stays unspent until the site opens again
+                }
+                let claimed = caller.cid.clone();
                 let reason = if at >= *expires_at {
                     Some("expired")
                 } else if claimed != *cid {
                     Some("wrong CID")
-                } else if !user_active {
+                } else if caller.require_active().is_err() {
                     Some("user not active")
                 } else if device_key.verifying_key().is_err() {
                     Some("malformed device key")
@@ -126,6 +130,9 @@ impl Decider for ConnectionTicket {
                     Some(reason) => ConnectionTicketEvent::ConnectionTicketRefused { reason: reason.into(), at },
                     None => ConnectionTicketEvent::ConnectionTicketRedeemed { cid: claimed, device_key, at },
                 }])
+            }
+            (_, ConnectionTicketCommand::RedeemConnectionTicket { caller, .. }) if caller.site_locked => {
+                Err(SiteError::SiteLocked)
             }
             (_, ConnectionTicketCommand::RedeemConnectionTicket { .. }) => Err(SiteError::TicketInvalid),
         }
@@ -145,6 +152,7 @@ impl Decider for ConnectionTicket {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::site::user::UserStatus;
     use ed25519_dalek::SigningKey;
 
     fn t(s: i64) -> DateTime<Utc> {
@@ -170,7 +178,9 @@ mod tests {
 
     fn redeem_as(cid: &str, at: i64, user_active: bool) -> ConnectionTicketCommand {
         let device_key = PublicKey::of(&SigningKey::from_bytes(&[9; 32]));
-        ConnectionTicketCommand::RedeemConnectionTicket { cid: cid.into(), device_key, user_active, at: t(at) }
+        let status = Some(if user_active { UserStatus::Active } else { UserStatus::Locked });
+        let caller = Caller { cid: cid.into(), site_locked: false, status };
+        ConnectionTicketCommand::RedeemConnectionTicket { caller, device_key, at: t(at) }
     }
 
     fn outcome(state: &ConnectionTicketState, cmd: ConnectionTicketCommand) -> (&'static str, ConnectionTicketState) {
@@ -197,6 +207,15 @@ mod tests {
             assert_eq!(kind, "refused");
             assert_eq!(spent, ConnectionTicketState::Spent);
         }
+    }
+
+    #[test]
+    fn a_locked_site_refuses_without_spending_the_token() {
+        let device_key = PublicKey::of(&SigningKey::from_bytes(&[9; 32]));
+        let caller = Caller { cid: "alice".into(), site_locked: true, status: Some(UserStatus::Active) };
+        let cmd = ConnectionTicketCommand::RedeemConnectionTicket { caller, device_key, at: t(60) };
+        assert_eq!(ConnectionTicket::decide(&issued(), cmd), Err(SiteError::SiteLocked));
+        assert_eq!(outcome(&issued(), redeem("alice", 61)).0, "redeemed", "the token is still good");
     }
 
     #[test]

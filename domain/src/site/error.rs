@@ -43,6 +43,8 @@ pub enum SiteError {
     OverLimit,
     #[error("request replayed")]
     Replayed,
+    #[error("the request's timestamp is {skew_s} s from the service's clock, outside the window of ±300 s; check the device's clock")]
+    StaleRequest { skew_s: i64 },
     #[error("lift refused: {0}")]
     Lift(String),
 }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::config::MAX_LIFT_LEN;
 use super::error::{SiteError, SiteResult};
 use super::tally::{lift_chit, Side, TallyEvent, TallyState};
+use crate::{Aggregate, Decider};
 
 /// One hop of a lift: on `tally_id`, the `payer` side (user `payer_cid`) pays `payee_cid`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -24,6 +25,52 @@ pub struct LiftHop {
 #[serde(tag = "type")]
 pub enum LiftEvent {
     LiftCommitted { lift_id: Uuid, units_milli: i64, hops: Vec<LiftHop>, at: DateTime<Utc> },
+}
+
+/// The Lift aggregate (stream `lift-<uuid>`): the record that authorises a lift's chits. [`decide_lift`] decides
+/// it together with its tallies' chits, and one atomic append stores them all, each tally's chit in that tally's
+/// own stream; a lift is committed once.
+pub struct Lift;
+
+/// Every stream of this aggregate starts with this, followed by its id.
+const STREAM_PREFIX: &str = "lift-";
+
+/// Whether the lift's stream holds its record yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LiftState {
+    pub committed: bool,
+}
+
+impl Aggregate for Lift {
+    type Id = Uuid;
+
+    fn stream_id(lift_id: &Uuid) -> String {
+        format!("{STREAM_PREFIX}{lift_id}")
+    }
+
+    fn owns_stream(stream_id: &str) -> bool {
+        stream_id.starts_with(STREAM_PREFIX)
+    }
+}
+
+impl Decider for Lift {
+    type State = LiftState;
+    /// The lift as [`decide_lift`] decided it.
+    type Command = LiftEvent;
+    type Event = LiftEvent;
+    type Error = SiteError;
+
+    fn decide(state: &LiftState, decided: LiftEvent) -> SiteResult<Vec<LiftEvent>> {
+        if state.committed {
+            return Err(SiteError::Lift("this lift is committed already".into()));
+        }
+        Ok(vec![decided])
+    }
+
+    fn evolve(state: LiftState, _: &LiftEvent) -> LiftState {
+        debug_assert!(!state.committed, "a lift is committed once");
+        LiftState { committed: true }
+    }
 }
 
 /// A lift to commit: the hops in cycle order, each (tally, paying side, id of its lift chit).

@@ -7,7 +7,7 @@ use super::connection_ticket::{ConnectionTicketCommand, ConnectionTicketEvent};
 use super::lift::{CommitLift, LiftEvent};
 use super::requests::SignedRequest;
 use super::site_aggregate::{SiteCommand, SiteEvent};
-use super::tally::{TallyCommand, TallyEvent};
+use super::tally::TallyEvent;
 use super::tally_ticket::{TallyTicketCommand, TallyTicketEvent};
 use super::user::{UserCommand, UserEvent};
 
@@ -22,7 +22,6 @@ pub fn all() -> Vec<(&'static str, RootSchema)> {
         ("ConnectionTicketEvent", schema_for!(ConnectionTicketEvent)),
         ("TallyTicketCommand", schema_for!(TallyTicketCommand)),
         ("TallyTicketEvent", schema_for!(TallyTicketEvent)),
-        ("TallyCommand", schema_for!(TallyCommand)),
         ("TallyEvent", schema_for!(TallyEvent)),
         ("CommitLift", schema_for!(CommitLift)),
         ("LiftEvent", schema_for!(LiftEvent)),

@@ -14,6 +14,8 @@ pub struct SiteState {
     pub site: Option<SiteIdentity>,
     pub config: SiteConfig,
     pub locked: bool,
+    /// Whether the upgrade adopted the lift chits of the log's old layout (`legacy.rs`).
+    pub legacy_lifts_adopted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -35,11 +37,31 @@ impl SiteIdentity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type")]
 pub enum SiteCommand {
-    InitSite { identity: SiteIdentity, at: DateTime<Utc> },
-    RotateSiteKey { site_key: PublicKey, at: DateTime<Utc> },
-    LockSite { at: DateTime<Utc> },
-    UnlockSite { at: DateTime<Utc> },
-    SetConfig { key: String, value: i64, at: DateTime<Utc> },
+    InitSite {
+        identity: SiteIdentity,
+        at: DateTime<Utc>,
+    },
+    RotateSiteKey {
+        site_key: PublicKey,
+        at: DateTime<Utc>,
+    },
+    LockSite {
+        at: DateTime<Utc>,
+    },
+    UnlockSite {
+        at: DateTime<Utc>,
+    },
+    SetConfig {
+        key: String,
+        value: i64,
+        at: DateTime<Utc>,
+    },
+    /// The upgrade rebased every tally with old-layout lift chits (`legacy.rs`).
+    RecordLegacyLiftsAdopted {
+        tallies: u64,
+        through_position: i64,
+        at: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
@@ -50,6 +72,7 @@ pub enum SiteEvent {
     SiteLocked { at: DateTime<Utc> },
     SiteUnlocked { at: DateTime<Utc> },
     SiteConfigChanged { key: String, value: i64, at: DateTime<Utc> },
+    LegacyLiftsAdopted { tallies: u64, through_position: i64, at: DateTime<Utc> },
 }
 
 pub struct Site;
@@ -124,6 +147,10 @@ impl Decider for Site {
                 state.config.with(&key, value)?;
                 vec![SiteEvent::SiteConfigChanged { key, value, at }]
             }
+            SiteCommand::RecordLegacyLiftsAdopted { .. } if state.legacy_lifts_adopted => vec![],
+            SiteCommand::RecordLegacyLiftsAdopted { tallies, through_position, at } => {
+                vec![SiteEvent::LegacyLiftsAdopted { tallies, through_position, at }]
+            }
         })
     }
 
@@ -134,6 +161,7 @@ impl Decider for Site {
                 state.config = config.clone();
             }
             SiteEvent::SiteKeyRotated { site_key, .. } => {
+                debug_assert!(state.site.is_some(), "a key is rotated on an initialised site");
                 if let Some(site) = state.site.as_mut() {
                     site.site_key = site_key.clone();
                 }
@@ -141,11 +169,13 @@ impl Decider for Site {
             SiteEvent::SiteLocked { .. } => state.locked = true,
             SiteEvent::SiteUnlocked { .. } => state.locked = false,
             SiteEvent::SiteConfigChanged { key, value, .. } => {
-                // Validated by decide; an event from the log is a fact, so an impossible one leaves the config.
-                if let Ok(next) = state.config.with(key, *value) {
+                let next = state.config.with(key, *value);
+                debug_assert!(next.is_ok(), "decide validated {key} = {value}");
+                if let Ok(next) = next {
                     state.config = next;
                 }
             }
+            SiteEvent::LegacyLiftsAdopted { .. } => state.legacy_lifts_adopted = true,
         }
         state
     }

@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::caller::Caller;
 use super::error::{SiteError, SiteResult};
 use crate::{Aggregate, Decider};
 
@@ -25,18 +26,16 @@ pub enum TallyTicketState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type")]
 pub enum TallyTicketCommand {
+    /// The caller invites `counterpart` (or anyone) to open a tally with it.
     IssueTallyTicket {
+        caller: Caller,
         token_hash: String,
-        issuer: String,
         counterpart: Option<String>,
         expires_at: DateTime<Utc>,
         at: DateTime<Utc>,
     },
-    RedeemTallyTicket {
-        redeemer: String,
-        tally_id: Uuid,
-        at: DateTime<Utc>,
-    },
+    /// The caller accepts the invitation: tally `tally_id` is drafted between the two.
+    RedeemTallyTicket { caller: Caller, tally_id: Uuid, at: DateTime<Utc> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
@@ -89,8 +88,10 @@ impl Decider for TallyTicket {
         match (state, command) {
             (
                 TallyTicketState::Missing,
-                TallyTicketCommand::IssueTallyTicket { token_hash, issuer, counterpart, expires_at, at },
+                TallyTicketCommand::IssueTallyTicket { caller, token_hash, counterpart, expires_at, at },
             ) => {
+                caller.require_active()?;
+                let issuer = caller.cid;
                 if expires_at <= at {
                     return Err(SiteError::Invalid("ticket expiry must be in the future".into()));
                 }
@@ -102,8 +103,10 @@ impl Decider for TallyTicket {
             (_, TallyTicketCommand::IssueTallyTicket { .. }) => Err(SiteError::TicketExists),
             (
                 TallyTicketState::Issued { issuer, counterpart, expires_at },
-                TallyTicketCommand::RedeemTallyTicket { redeemer, tally_id, at },
+                TallyTicketCommand::RedeemTallyTicket { caller, tally_id, at },
             ) => {
+                caller.require_active()?;
+                let redeemer = caller.cid;
                 let reason = if at >= *expires_at {
                     Some("expired")
                 } else if redeemer == *issuer {
@@ -118,7 +121,10 @@ impl Decider for TallyTicket {
                     None => TallyTicketEvent::TallyTicketRedeemed { issuer: issuer.clone(), redeemer, tally_id, at },
                 }])
             }
-            (_, TallyTicketCommand::RedeemTallyTicket { .. }) => Err(SiteError::TicketInvalid),
+            (_, TallyTicketCommand::RedeemTallyTicket { caller, .. }) => {
+                caller.require_active()?;
+                Err(SiteError::TicketInvalid)
+            }
         }
     }
 
@@ -139,15 +145,20 @@ impl Decider for TallyTicket {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::site::user::UserStatus;
 
     fn t(s: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap()
     }
 
+    fn caller(cid: &str) -> Caller {
+        Caller { cid: cid.into(), site_locked: false, status: Some(UserStatus::Active) }
+    }
+
     fn issued(counterpart: Option<&str>) -> TallyTicketState {
         let cmd = TallyTicketCommand::IssueTallyTicket {
+            caller: caller("alice"),
             token_hash: "h".into(),
-            issuer: "alice".into(),
             counterpart: counterpart.map(str::to_string),
             expires_at: t(100),
             at: t(0),
@@ -156,19 +167,35 @@ mod tests {
     }
 
     fn redeem(state: &TallyTicketState, who: &str, at: i64) -> Result<bool, SiteError> {
-        let cmd = TallyTicketCommand::RedeemTallyTicket { redeemer: who.into(), tally_id: Uuid::nil(), at: t(at) };
+        let cmd = TallyTicketCommand::RedeemTallyTicket { caller: caller(who), tally_id: Uuid::nil(), at: t(at) };
         let events = TallyTicket::decide(state, cmd)?;
         assert_eq!(events.iter().fold(state.clone(), TallyTicket::evolve), TallyTicketState::Spent);
         Ok(matches!(events[..], [TallyTicketEvent::TallyTicketRedeemed { .. }]))
     }
 
     #[test]
-    fn redeem_rules() {
+    fn a_ticket_is_redeemed_by_its_counterpart_in_time_and_never_by_its_issuer() {
         assert_eq!(redeem(&issued(None), "bob", 10), Ok(true));
         assert_eq!(redeem(&issued(Some("bob")), "bob", 10), Ok(true));
         assert_eq!(redeem(&issued(Some("bob")), "carol", 10), Ok(false));
         assert_eq!(redeem(&issued(None), "alice", 10), Ok(false));
         assert_eq!(redeem(&issued(None), "bob", 100), Ok(false));
         assert_eq!(redeem(&TallyTicketState::Spent, "bob", 10), Err(SiteError::TicketInvalid));
+    }
+
+    #[test]
+    fn only_an_active_user_of_an_open_site_issues_or_redeems() {
+        let locked = Caller { site_locked: true, ..caller("bob") };
+        let cmd = TallyTicketCommand::RedeemTallyTicket { caller: locked, tally_id: Uuid::nil(), at: t(10) };
+        assert_eq!(TallyTicket::decide(&issued(None), cmd), Err(SiteError::SiteLocked));
+        let closed = Caller { status: Some(UserStatus::Closed), ..caller("alice") };
+        let cmd = TallyTicketCommand::IssueTallyTicket {
+            caller: closed,
+            token_hash: "h".into(),
+            counterpart: None,
+            expires_at: t(100),
+            at: t(0),
+        };
+        assert_eq!(TallyTicket::decide(&Default::default(), cmd), Err(SiteError::UserNotActive("closed")));
     }
 }

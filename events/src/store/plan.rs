@@ -34,6 +34,9 @@ pub(super) struct Plan {
     pub tail_after: (i64, Hash),
     /// Every stream the plan looked at, with its version once the plan is committed.
     pub versions_after: HashMap<String, i64>,
+    /// Streams the writer did not know, each linked on trust at the version an append expected: the commit must
+    /// check that each is committed at that version (`EXPECT_VERSIONS`). Empty for plans made under the lock.
+    pub guards: Vec<(String, i64)>,
 }
 
 /// Decides each request of the batch, in arrival order, against the chain's `tail`, the streams' `versions` (every
@@ -91,7 +94,7 @@ pub(super) fn plan(
             stream_versions,
         })));
     }
-    Plan { decisions, linked, tail_after: (position, prev_hash), versions_after: versions }
+    Plan { decisions, linked, tail_after: (position, prev_hash), versions_after: versions, guards: Vec::new() }
 }
 
 /// Whether `part` expects the stream at version `actual`.
@@ -158,10 +161,11 @@ pub(super) struct Known {
 }
 
 impl Known {
-    /// Splits `batch` into the requests that what is known decides (each stream's version is known, or the
-    /// request expects a new stream, and the expectation matches; no event id repeats) and the rest: a conflict,
-    /// or a stream this writer has not seen, must be decided against what is committed, under the lock. Without a
-    /// known tail nothing is decided.
+    /// Splits `batch` into the requests that what is known decides and the rest. A request is decided when each of
+    /// its streams' version is known and matches, or the stream is new to it (`NoStream`), or the writer has not
+    /// seen the stream and the request expects an exact version, which is then trusted and checked by the commit
+    /// (see [`Plan::guards`]); and no event id repeats. A conflict with a known version, or `Any` on an unseen
+    /// stream, must be decided against what is committed, under the lock. Without a known tail nothing is decided.
     pub fn partition(&self, batch: Vec<AppendRequest>) -> (Vec<AppendRequest>, Vec<AppendRequest>) {
         if self.tail.is_none() {
             return (Vec::new(), batch);
@@ -170,44 +174,60 @@ impl Known {
         let mut ids: HashSet<Uuid> = HashSet::new();
         let (mut decided, mut rest) = (Vec::new(), Vec::new());
         for request in batch {
-            let decides = request.parts.iter().all(|part| {
-                let known = versions.get(&part.stream_id).or_else(|| self.versions.get(&part.stream_id));
-                let actual = match (known, part.expected) {
-                    (Some(version), _) => Some(*version),
-                    (None, Expected::NoStream | Expected::Exact(0)) => Some(0),
-                    (None, Expected::Any | Expected::Exact(_)) => None,
-                };
-                actual.is_some_and(|actual| expects(part, actual))
-            });
-            let fresh_ids = request.events.iter().all(|e| !ids.contains(&e.event_id));
-            if decides && fresh_ids {
-                for part in &request.parts {
+            let actuals: Option<Vec<i64>> = request
+                .parts
+                .iter()
+                .map(|part| {
                     let known = versions.get(&part.stream_id).or_else(|| self.versions.get(&part.stream_id));
-                    let after = known.copied().unwrap_or(0) + part.events as i64;
-                    versions.insert(part.stream_id.clone(), after);
+                    let actual = match (known, part.expected) {
+                        (Some(version), _) => *version,
+                        (None, Expected::NoStream) => 0,
+                        (None, Expected::Exact(trusted)) => trusted,
+                        (None, Expected::Any) => return None,
+                    };
+                    expects(part, actual).then_some(actual)
+                })
+                .collect();
+            let fresh_ids = request.events.iter().all(|e| !ids.contains(&e.event_id));
+            match actuals {
+                Some(actuals) if fresh_ids => {
+                    for (part, actual) in request.parts.iter().zip(actuals) {
+                        versions.insert(part.stream_id.clone(), actual + part.events as i64);
+                    }
+                    ids.extend(request.events.iter().map(|e| e.event_id));
+                    decided.push(request);
                 }
-                ids.extend(request.events.iter().map(|e| e.event_id));
-                decided.push(request);
-            } else {
-                rest.push(request);
+                _ => rest.push(request),
             }
         }
         (decided, rest)
     }
 
-    /// Links requests [`Known::partition`] decided onto the known tail.
+    /// Links requests [`Known::partition`] decided onto the known tail, with a guard for each stream it trusted.
     pub fn link(&self, decided: &[AppendRequest]) -> Plan {
         let tail = self.tail.expect("partition decides nothing without a known tail");
-        let versions = decided
-            .iter()
-            .flat_map(|r| &r.parts)
-            .map(|p| (p.stream_id.clone(), self.versions.get(&p.stream_id).copied().unwrap_or(0)))
-            .collect();
-        let plan = plan(tail, versions, &HashMap::new(), decided);
+        let mut versions: HashMap<String, i64> = HashMap::new();
+        let mut guards = Vec::new();
+        for part in decided.iter().flat_map(|r| &r.parts) {
+            if versions.contains_key(&part.stream_id) {
+                continue;
+            }
+            let version = match (self.versions.get(&part.stream_id), part.expected) {
+                (Some(known), _) => *known,
+                (None, Expected::Exact(trusted)) if trusted > 0 => {
+                    guards.push((part.stream_id.clone(), trusted));
+                    trusted
+                }
+                (None, _) => 0,
+            };
+            versions.insert(part.stream_id.clone(), version);
+        }
+        let mut plan = plan(tail, versions, &HashMap::new(), decided);
         assert!(
             plan.decisions.iter().all(|d| matches!(d, Decision::Settled(Ok(_)))),
             "every request partition decided links"
         );
+        plan.guards = guards;
         plan
     }
 
@@ -305,14 +325,13 @@ mod tests {
         let batch = vec![
             request("a", Expected::Exact(2), 1), // a conflict: its answer must name the committed version
             request("a", Expected::NoStream, 1), // likewise
-            request("z", Expected::Exact(4), 1), // a stream this writer has not seen
-            request("y", Expected::Any, 1),      // likewise
+            request("y", Expected::Any, 1),      // a stream this writer has not seen, at any version
             request("a", Expected::Exact(3), 1), // decided
             request("a", Expected::Exact(4), 1), // decided, after the one before
         ];
         let (decided, rest) = known.partition(batch);
         assert_eq!(streams(&decided), vec![("a", Expected::Exact(3)), ("a", Expected::Exact(4))]);
-        assert_eq!(streams(&rest).len(), 4);
+        assert_eq!(streams(&rest).len(), 3);
         let retry = request("b", Expected::NoStream, 1);
         let mut twin = request("c", Expected::NoStream, 1);
         twin.events = retry.events.clone();
@@ -395,7 +414,8 @@ mod tests {
         let known = known(10, &[("a", 3)]);
         let batch = vec![
             request_of(&[("a", Expected::Exact(3), 1), ("new", Expected::NoStream, 1)]),
-            request_of(&[("a", Expected::Exact(4), 1), ("unseen", Expected::Exact(2), 1)]),
+            request_of(&[("a", Expected::Exact(4), 1), ("unseen", Expected::Any, 1)]),
+            request_of(&[("a", Expected::Exact(3), 1), ("other", Expected::NoStream, 1)]), // a stale version
             request("a", Expected::Exact(4), 1),
         ];
         let (decided, rest) = known.partition(batch);
@@ -403,8 +423,26 @@ mod tests {
             streams(&decided),
             vec![("a", Expected::Exact(3)), ("new", Expected::NoStream), ("a", Expected::Exact(4))]
         );
-        assert_eq!(streams(&rest), vec![("a", Expected::Exact(4)), ("unseen", Expected::Exact(2))]);
+        assert_eq!(streams(&rest).len(), 4);
         let plan = known.link(&decided);
         assert_eq!(plan.versions_after.get("a"), Some(&5));
+        assert!(plan.guards.is_empty(), "every stream was known or new");
+    }
+
+    #[test]
+    fn an_exact_version_of_an_unseen_stream_is_trusted_and_guarded() {
+        let known = known(10, &[("a", 3)]);
+        let batch = vec![
+            request_of(&[("a", Expected::Exact(3), 1), ("t", Expected::Exact(7), 2)]),
+            request("t", Expected::Exact(9), 1), // after the trusted one, in the same batch: no second guard
+            request("u", Expected::Exact(0), 1), // version 0 is "no stream": the unique keys guard it
+        ];
+        let (decided, rest) = known.partition(batch);
+        assert!(rest.is_empty());
+        let plan = known.link(&decided);
+        assert_eq!(plan.guards, vec![("t".to_owned(), 7)]);
+        let placed: Vec<(i64, i64)> = plan.linked.iter().map(|l| (l.position, l.stream_version)).collect();
+        assert_eq!(placed, vec![(11, 4), (12, 8), (13, 9), (14, 10), (15, 1)]);
+        assert_eq!(plan.versions_after.get("t"), Some(&10));
     }
 }

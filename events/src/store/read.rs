@@ -37,6 +37,20 @@ impl Store {
         decode_rows(&rows)
     }
 
+    /// The ids of the streams whose id starts with `prefix`, sorted, at most `limit`.
+    pub async fn stream_ids(&self, prefix: &str, limit: i64) -> Result<Vec<String>, StoreError> {
+        let client = self.pool().get().await?;
+        // Every stream has a version 1; the (stream_id, stream_version) key finds each once. `starts_with` keeps
+        // `%` and `_` in the prefix literal.
+        let rows = client
+            .query(
+                "SELECT stream_id FROM events WHERE stream_id >= $1 AND starts_with(stream_id, $1)                  AND stream_version = 1 ORDER BY stream_id LIMIT $2",
+                &[&prefix, &limit],
+            )
+            .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
     /// The last event of `stream_id`, if the stream exists.
     pub async fn read_stream_last(&self, stream_id: &str) -> Result<Option<RecordedEvent>, StoreError> {
         let client = self.pool().get().await?;

@@ -100,6 +100,11 @@ impl<'a> Columns<'a> {
 pub(super) const EXPECT_TAIL: &str = "SELECT notch_expect_tail($1, $2)";
 /// The SQLSTATE of [`EXPECT_TAIL`]'s refusal.
 pub(super) const TAIL_MOVED: &str = "NTCH1";
+/// Fails (SQLSTATE NTCH2) unless each stream is at the version the speculative commit trusted
+/// (V500__stream_guard.sql).
+pub(super) const EXPECT_VERSIONS: &str = "SELECT notch_expect_versions($1::text[], $2::int8[])";
+/// The SQLSTATE of [`EXPECT_VERSIONS`]'s refusal.
+pub(super) const VERSION_MOVED: &str = "NTCH2";
 
 /// A payload's canonical JSON sent as a `jsonb` parameter as it is: it is already JSON text, so serialising the
 /// `serde_json::Value` again (about 2 µs for a 2 KB MAM message) would only repeat work.

@@ -24,10 +24,14 @@ use futures::stream::{FuturesOrdered, StreamExt};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::Statement;
 use uuid::Uuid;
 
 use super::plan::{plan, Decision, Known, Plan};
-use super::rows::{Columns, SealRow, EXPECT_TAIL, INSERT_EVENTS, INSERT_SEAL, LOCK_CHAIN, NOTIFY, TAIL_MOVED};
+use super::rows::{
+    Columns, SealRow, EXPECT_TAIL, EXPECT_VERSIONS, INSERT_EVENTS, INSERT_SEAL, LOCK_CHAIN, NOTIFY, TAIL_MOVED,
+    VERSION_MOVED,
+};
 use super::{gather, AppendRequest};
 use crate::envelope::{Hash, GENESIS_PREV_HASH};
 use crate::node_key::NodeKey;
@@ -302,6 +306,30 @@ impl Turn {
     }
 }
 
+/// The statements of a speculative commit, prepared once per connection (the cache keeps them).
+struct Speculative {
+    insert_events: Statement,
+    expect_versions: Statement,
+    insert_seal: Statement,
+    lock: Statement,
+    expect_tail: Statement,
+    notify: Statement,
+}
+
+impl Speculative {
+    async fn prepare(client: &Client) -> Result<Speculative, tokio_postgres::Error> {
+        let (insert_events, expect_versions, insert_seal, lock, expect_tail, notify) = futures::try_join!(
+            client.prepare_cached(INSERT_EVENTS),
+            client.prepare_cached(EXPECT_VERSIONS),
+            client.prepare_cached(INSERT_SEAL),
+            client.prepare_cached(LOCK_CHAIN),
+            client.prepare_cached(EXPECT_TAIL),
+            client.prepare_cached(NOTIFY),
+        )?;
+        Ok(Speculative { insert_events, expect_versions, insert_seal, lock, expect_tail, notify })
+    }
+}
+
 /// One round trip. The statements run in order; the first that fails aborts the transaction and PostgreSQL
 /// turns the COMMIT into a rollback, leaving the connection clean.
 async fn commit_speculative(
@@ -313,23 +341,19 @@ async fn commit_speculative(
     turn_taken: oneshot::Sender<()>,
 ) -> Result<(), Speculation> {
     let failed = |err: tokio_postgres::Error| Speculation::Failed(err.into());
-    let (insert_events, insert_seal, lock, expect_tail, notify) = futures::try_join!(
-        client.prepare_cached(INSERT_EVENTS),
-        client.prepare_cached(INSERT_SEAL),
-        client.prepare_cached(LOCK_CHAIN),
-        client.prepare_cached(EXPECT_TAIL),
-        client.prepare_cached(NOTIFY),
-    )
-    .map_err(failed)?;
+    let statements = Speculative::prepare(client).await.map_err(failed)?;
     let first = plan.linked.first().expect("a speculative plan links every event");
     let (tail_position, tail_hash) = (first.position - 1, first.prev_hash.0.as_slice());
     let head = plan.tail_after.0.to_string();
     let columns = Columns::of(batch, &plan.linked);
     let seal_row = SealRow::of(seal);
     let (event_params, seal_params) = (columns.params(), seal_row.params());
+    let (guarded_streams, guarded_versions): (Vec<&str>, Vec<i64>) =
+        plan.guards.iter().map(|(stream, version)| (stream.as_str(), *version)).unzip();
+    let guard_params: [&(dyn ToSql + Sync); 2] = [&guarded_streams, &guarded_versions];
     let lock_params: [&(dyn ToSql + Sync); 1] = [&CHAIN_LOCK_KEY];
-    let turn_lock = |key: Option<i64>| {
-        let lock = &lock;
+    let lock = |key: Option<i64>| {
+        let lock = &statements.lock;
         async move {
             match key {
                 Some(key) => client.execute(lock, &[&key]).await.map(|_| ()),
@@ -339,36 +363,54 @@ async fn commit_speculative(
     };
     let tail_params: [&(dyn ToSql + Sync); 2] = [&tail_position, &tail_hash];
     let notify_params: [&(dyn ToSql + Sync); 2] = [&NOTIFY_CHANNEL, &head];
-    let (begun, my_turn, inserted, sealed, predecessor_done, locked, checked, notified, committed) = tokio::join!(
+    let (begun, my_turn, inserted, guarded, sealed, predecessor_done, locked, checked, notified, committed) = tokio::join!(
         client.batch_execute("BEGIN"),
         async {
-            let taken = turn_lock(turn.map(|t| t.mine)).await;
+            let taken = lock(turn.map(|t| t.mine)).await;
             let _ = turn_taken.send(());
             taken
         },
-        client.execute(&insert_events, &event_params),
-        client.execute(&insert_seal, &seal_params),
-        turn_lock(turn.map(|t| t.predecessor)),
-        client.execute(&lock, &lock_params),
-        client.execute(&expect_tail, &tail_params),
-        client.execute(&notify, &notify_params),
+        client.execute(&statements.insert_events, &event_params),
+        async {
+            match plan.guards.is_empty() {
+                true => Ok(0),
+                false => client.execute(&statements.expect_versions, &guard_params).await,
+            }
+        },
+        client.execute(&statements.insert_seal, &seal_params),
+        lock(turn.map(|t| t.predecessor)),
+        client.execute(&statements.lock, &lock_params),
+        client.execute(&statements.expect_tail, &tail_params),
+        client.execute(&statements.notify, &notify_params),
         client.batch_execute("COMMIT"),
     );
     begun.map_err(failed)?;
     my_turn.map_err(failed)?;
-    // In statement order, so the first failure is the one reported; only the insert's row count is checked.
+    if let Ok(rows) = &inserted {
+        assert_eq!(*rows, plan.linked.len() as u64, "the insert stores every linked event");
+    }
     let statements = [
-        inserted.map(Some),
-        sealed.map(|_| None),
-        predecessor_done.map(|()| None),
-        locked.map(|_| None),
-        checked.map(|_| None),
-        notified.map(|_| None),
+        inserted.map(drop),
+        guarded.map(drop),
+        sealed.map(drop),
+        predecessor_done,
+        locked.map(drop),
+        checked.map(drop),
+        notified.map(drop),
     ];
+    outcome(statements, committed)
+}
+
+/// A speculative commit's outcome from its statements' results, taken in statement order so that the first failure
+/// is the one reported: a refusal wrote nothing (PostgreSQL turned the COMMIT into a rollback).
+fn outcome(
+    statements: [Result<(), tokio_postgres::Error>; 7],
+    committed: Result<(), tokio_postgres::Error>,
+) -> Result<(), Speculation> {
+    let failed = |err: tokio_postgres::Error| Speculation::Failed(err.into());
     for result in statements {
         match result {
-            Ok(Some(rows)) => assert_eq!(rows, plan.linked.len() as u64, "the insert stores every linked event"),
-            Ok(None) => {}
+            Ok(()) => {}
             Err(err) if refuses(&err) => {
                 tracing::debug!(
                     "speculative commit refused: {:?}",
@@ -383,12 +425,15 @@ async fn commit_speculative(
     committed.map_err(failed)
 }
 
-/// A unique key (the guess about a stream, an event id or the chain was wrong), the tail check, or a deadlock
+/// A unique key (the guess about a stream, an event id or the chain was wrong), the tail or version check, or a deadlock
 /// with another process's careful commit (which waits on our uncommitted rows while holding the chain lock that
 /// we wait for; PostgreSQL breaks it after `deadlock_timeout`). Nothing was written in any of these cases.
 fn refuses(err: &tokio_postgres::Error) -> bool {
     err.code().is_some_and(|code| {
-        *code == SqlState::UNIQUE_VIOLATION || *code == SqlState::T_R_DEADLOCK_DETECTED || code.code() == TAIL_MOVED
+        *code == SqlState::UNIQUE_VIOLATION
+            || *code == SqlState::T_R_DEADLOCK_DETECTED
+            || code.code() == TAIL_MOVED
+            || code.code() == VERSION_MOVED
     })
 }
 

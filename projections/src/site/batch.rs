@@ -7,10 +7,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use domain::site::chit::ChitBody;
-use domain::site::lift::LiftEvent;
-use domain::site::site_aggregate::SiteEvent;
-use domain::site::tally::{TallyBody, TallyEvent, TallyStatus};
-use domain::site::user::UserEvent;
+use domain::site::legacy::LEGACY_LIFTS_STREAM;
+use domain::site::lift::{Lift, LiftEvent};
+use domain::site::site_aggregate::{Site, SiteEvent};
+use domain::site::tally::{Side, Tally, TallyBody, TallyEvent, TallyStatus};
+use domain::site::user::{User, UserEvent};
+use domain::Aggregate;
 use events::RecordedEvent;
 use serde_json::Value;
 use uuid::Uuid;
@@ -81,8 +83,40 @@ pub(super) struct NewTally {
     pub balance_milli: i64,
     pub chit_count: i64,
     pub head_hash: String,
+    pub signatures: Signatures,
+    pub stream_version: i64,
+    pub rebased: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Who proposed the terms and each side's signature over them; `None` where the batch leaves a column as it is.
+#[derive(Default)]
+pub(super) struct Signatures {
+    /// Set by an offer, which also clears the other side's signature.
+    pub proposed_by: Option<Side>,
+    pub stock: Option<Option<String>>,
+    pub foil: Option<Option<String>>,
+}
+
+impl Signatures {
+    fn offered(&mut self, by: Side, signature: &str) {
+        self.proposed_by = Some(by);
+        let (mine, theirs) = match by {
+            Side::Stock => (&mut self.stock, &mut self.foil),
+            Side::Foil => (&mut self.foil, &mut self.stock),
+        };
+        *mine = Some(Some(signature.to_owned()));
+        *theirs = Some(None);
+    }
+
+    fn signed(&mut self, by: Side, signature: &str) {
+        let slot = match by {
+            Side::Stock => &mut self.stock,
+            Side::Foil => &mut self.foil,
+        };
+        *slot = Some(Some(signature.to_owned()));
+    }
 }
 
 /// The net change to a tally drafted in an earlier batch.
@@ -92,6 +126,10 @@ pub(super) struct TallyDelta {
     pub balance_delta_milli: i64,
     pub chit_delta: i64,
     pub head_hash: Option<String>,
+    pub signatures: Signatures,
+    /// The tally stream's version after the batch, if the batch holds events of that stream.
+    pub stream_version: Option<i64>,
+    pub rebased: bool,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -122,6 +160,28 @@ impl TallyChange {
             }
         }
         self.status(TallyStatus::Offered, at);
+    }
+
+    fn signatures(&mut self) -> &mut Signatures {
+        match self {
+            TallyChange::New(row) => &mut row.signatures,
+            TallyChange::Existing(delta) => &mut delta.signatures,
+        }
+    }
+
+    /// The tally's stream is at `version` (events of other streams, the old layout's lift chits, leave it).
+    fn stream_version(&mut self, version: i64) {
+        match self {
+            TallyChange::New(row) => row.stream_version = version,
+            TallyChange::Existing(delta) => delta.stream_version = Some(version),
+        }
+    }
+
+    fn rebased(&mut self, at: DateTime<Utc>) {
+        match self {
+            TallyChange::New(row) => (row.rebased, row.updated_at) = (true, at),
+            TallyChange::Existing(delta) => (delta.rebased, delta.updated_at) = (true, at),
+        }
     }
 
     fn chit(&mut self, delta_milli: i64, hash: &str, at: DateTime<Utc>) {
@@ -182,32 +242,44 @@ fn decode<E: serde::de::DeserializeOwned>(event: &RecordedEvent) -> anyhow::Resu
 impl Batch {
     pub fn add(&mut self, event: &RecordedEvent) -> anyhow::Result<()> {
         let stream = event.stream_id.as_str();
-        if stream == "site" {
+        if Site::owns_stream(stream) {
             self.site.push(decode(event)?);
-        } else if let Some(cid) = stream.strip_prefix("user-") {
+        } else if let Some(cid) = stream.strip_prefix("user-").filter(|_| User::owns_stream(stream)) {
             self.user(cid, decode(event)?)?;
-        } else if let Some(id) = stream.strip_prefix("tally-") {
-            self.tally(id.parse()?, event.position, decode(event)?)?;
-        } else if stream == "lifts" {
-            if event.event_type == "LiftCommitted" {
-                let LiftEvent::LiftCommitted { lift_id, units_milli, hops, at } = decode(event)?;
-                self.lifts.push(LiftRow {
-                    lift_id,
-                    units_milli,
-                    hop_count: i32::try_from(hops.len())?,
-                    hops: serde_json::to_value(&hops)?,
-                    lifted_at: at,
-                    position: event.position,
-                });
-            } else {
-                let chit: TallyEvent = decode(event)?;
-                if let TallyEvent::ChitIssued { chit: body, .. } = &chit {
-                    let id = body.tally_id;
-                    self.tally(id, event.position, chit)?;
-                }
-            }
+        } else if let Some(id) = Tally::tally_id(stream) {
+            self.tally(id, event.position, Some(event.stream_version), decode(event)?)?;
+        } else if Lift::owns_stream(stream) {
+            self.lift(event, decode(event)?)?;
+        } else if stream == LEGACY_LIFTS_STREAM {
+            self.legacy_lift(event)?;
         }
         Ok(())
+    }
+
+    fn lift(&mut self, event: &RecordedEvent, lift: LiftEvent) -> anyhow::Result<()> {
+        let LiftEvent::LiftCommitted { lift_id, units_milli, hops, at } = lift;
+        self.lifts.push(LiftRow {
+            lift_id,
+            units_milli,
+            hop_count: i32::try_from(hops.len())?,
+            hops: serde_json::to_value(&hops)?,
+            lifted_at: at,
+            position: event.position,
+        });
+        Ok(())
+    }
+
+    /// The old layout's `lifts` stream: lift records and their chits together (domain::site::legacy).
+    fn legacy_lift(&mut self, event: &RecordedEvent) -> anyhow::Result<()> {
+        if event.event_type == "LiftCommitted" {
+            return self.lift(event, decode(event)?);
+        }
+        let chit: TallyEvent = decode(event)?;
+        let TallyEvent::ChitIssued { chit: body, .. } = &chit else {
+            anyhow::bail!("position {}: the lifts stream holds only lifts and lift chits", event.position);
+        };
+        let id = body.tally_id;
+        self.tally(id, event.position, None, chit)
     }
 
     fn user(&mut self, cid: &str, event: UserEvent) -> anyhow::Result<()> {
@@ -273,7 +345,9 @@ impl Batch {
         Ok(())
     }
 
-    fn tally(&mut self, id: Uuid, position: i64, event: TallyEvent) -> anyhow::Result<()> {
+    /// A tally event at `position`, from the tally's own stream at `stream_version` (or from the old layout's
+    /// `lifts` stream: `None`).
+    fn tally(&mut self, id: Uuid, position: i64, stream_version: Option<i64>, event: TallyEvent) -> anyhow::Result<()> {
         if let TallyEvent::TallyDrafted { parties, at, .. } = &event {
             anyhow::ensure!(!self.tallies.contains_key(&id), "tally {id} drafted twice");
             let [stock_cid, foil_cid] = parties.clone();
@@ -290,6 +364,9 @@ impl Batch {
                     balance_milli: 0,
                     chit_count: 0,
                     head_hash: String::new(),
+                    signatures: Signatures::default(),
+                    stream_version: stream_version.unwrap_or(0),
+                    rebased: false,
                     created_at: *at,
                     updated_at: *at,
                 }),
@@ -303,13 +380,27 @@ impl Batch {
                 balance_delta_milli: 0,
                 chit_delta: 0,
                 head_hash: None,
+                signatures: Signatures::default(),
+                stream_version: None,
+                rebased: false,
                 updated_at: DateTime::<Utc>::MIN_UTC,
             })
         });
+        if let Some(version) = stream_version {
+            change.stream_version(version);
+        }
         match event {
             TallyEvent::TallyDrafted { .. } => unreachable!("handled above"),
-            TallyEvent::TallyOffered { body, at, .. } => change.offer(Offer::of(&body)?, at),
-            TallyEvent::TallyOpened { at, .. } => change.status(TallyStatus::Open, at),
+            TallyEvent::TallyOffered { body, by, signature, at } => {
+                change.signatures().offered(by, &signature.0);
+                change.offer(Offer::of(&body)?, at)
+            }
+            TallyEvent::TallyOpened { by, signature, at } => {
+                change.signatures().signed(by, &signature.0);
+                change.status(TallyStatus::Open, at)
+            }
+            // The views counted the old layout's lift chits where they stood: the rebase restates what they hold.
+            TallyEvent::TallyRebased { at, .. } => change.rebased(at),
             TallyEvent::TallyVoided { at, .. } => change.status(TallyStatus::Void, at),
             TallyEvent::TallyClosing { at, .. } => change.status(TallyStatus::Closing, at),
             TallyEvent::TallyClosed { at } => change.status(TallyStatus::Closed, at),

@@ -9,6 +9,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Transaction;
 use uuid::Uuid;
 
+use domain::site::tally::Side;
+
 use super::batch::{Batch, NewTally, Offer, TallyChange, TallyDelta};
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];
@@ -99,10 +101,11 @@ impl Batch {
                 tx,
                 "INSERT INTO site.tallies (ix, tally_id, status, version, stock_cid, foil_cid, memo, stock_limit_milli, \
                    foil_limit_milli, lift_lower_milli, lift_upper_milli, balance_milli, chit_count, body, head_hash, \
-                   created_at, updated_at) \
+                   created_at, updated_at, stream_version, proposed_by, stock_signature, foil_signature, rebased) \
                  SELECT * FROM unnest($1::int4[], $2::uuid[], $3::text[], $4::int4[], $5::text[], $6::text[], \
                    $7::text[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], \
-                   $14::jsonb[], $15::text[], $16::timestamptz[], $17::timestamptz[])",
+                   $14::jsonb[], $15::text[], $16::timestamptz[], $17::timestamptz[], $18::int8[], $19::text[], \
+                   $20::text[], $21::text[], $22::bool[])",
                 &[
                     &ixs,
                     &n.ids,
@@ -121,6 +124,11 @@ impl Batch {
                     &n.head_hashes,
                     &n.created,
                     &n.updated,
+                    &n.stream_versions,
+                    &n.proposed_by,
+                    &n.stock_signatures,
+                    &n.foil_signatures,
+                    &n.rebased,
                 ],
             )
             .await?;
@@ -138,12 +146,19 @@ impl Batch {
                    lift_lower_milli = coalesce(d.lower, t.lift_lower_milli), \
                    lift_upper_milli = coalesce(d.upper, t.lift_upper_milli), body = coalesce(d.body, t.body), \
                    balance_milli = t.balance_milli + d.balance_delta, chit_count = t.chit_count + d.chit_delta, \
-                   head_hash = coalesce(d.head_hash, t.head_hash), updated_at = d.updated_at \
+                   head_hash = coalesce(d.head_hash, t.head_hash), updated_at = d.updated_at, \
+                   stream_version = coalesce(d.stream_version, t.stream_version), \
+                   proposed_by = coalesce(d.proposed_by, t.proposed_by), \
+                   stock_signature = CASE WHEN d.stock_set THEN d.stock_signature ELSE t.stock_signature END, \
+                   foil_signature = CASE WHEN d.foil_set THEN d.foil_signature ELSE t.foil_signature END, \
+                   rebased = t.rebased OR d.rebased \
                  FROM unnest($1::uuid[], $2::text[], $3::int4[], $4::text[], $5::text[], $6::text[], $7::int8[], \
                    $8::int8[], $9::int8[], $10::int8[], $11::jsonb[], $12::int8[], $13::int8[], $14::text[], \
-                   $15::timestamptz[]) \
+                   $15::timestamptz[], $16::int8[], $17::text[], $18::bool[], $19::text[], $20::bool[], $21::text[], \
+                   $22::bool[]) \
                    AS d(tally_id, status, version, stock_cid, foil_cid, memo, stock_limit, foil_limit, lower, upper, \
-                     body, balance_delta, chit_delta, head_hash, updated_at) \
+                     body, balance_delta, chit_delta, head_hash, updated_at, stream_version, proposed_by, stock_set, \
+                     stock_signature, foil_set, foil_signature, rebased) \
                  WHERE t.tally_id = d.tally_id",
                 &[
                     &c.ids,
@@ -161,6 +176,13 @@ impl Batch {
                     &c.chit_deltas,
                     &c.head_hashes,
                     &c.updated,
+                    &c.stream_versions,
+                    &c.proposed_by,
+                    &c.stock_set,
+                    &c.stock_signatures,
+                    &c.foil_set,
+                    &c.foil_signatures,
+                    &c.rebased,
                 ],
             )
             .await?;
@@ -282,6 +304,11 @@ struct NewColumns<'a> {
     head_hashes: Vec<&'a str>,
     created: Vec<DateTime<Utc>>,
     updated: Vec<DateTime<Utc>>,
+    stream_versions: Vec<i64>,
+    proposed_by: Vec<Option<&'a str>>,
+    stock_signatures: Vec<Option<&'a str>>,
+    foil_signatures: Vec<Option<&'a str>>,
+    rebased: Vec<bool>,
 }
 
 impl<'a> NewColumns<'a> {
@@ -304,6 +331,11 @@ impl<'a> NewColumns<'a> {
         self.head_hashes.push(&row.head_hash);
         self.created.push(row.created_at);
         self.updated.push(row.updated_at);
+        self.stream_versions.push(row.stream_version);
+        self.proposed_by.push(row.signatures.proposed_by.map(Side::as_str));
+        self.stock_signatures.push(row.signatures.stock.as_ref().and_then(|s| s.as_deref()));
+        self.foil_signatures.push(row.signatures.foil.as_ref().and_then(|s| s.as_deref()));
+        self.rebased.push(row.rebased);
     }
 }
 
@@ -317,6 +349,13 @@ struct DeltaColumns<'a> {
     chit_deltas: Vec<i64>,
     head_hashes: Vec<Option<&'a str>>,
     updated: Vec<DateTime<Utc>>,
+    stream_versions: Vec<Option<i64>>,
+    proposed_by: Vec<Option<&'a str>>,
+    stock_set: Vec<bool>,
+    stock_signatures: Vec<Option<&'a str>>,
+    foil_set: Vec<bool>,
+    foil_signatures: Vec<Option<&'a str>>,
+    rebased: Vec<bool>,
 }
 
 impl<'a> DeltaColumns<'a> {
@@ -328,6 +367,14 @@ impl<'a> DeltaColumns<'a> {
         self.chit_deltas.push(delta.chit_delta);
         self.head_hashes.push(delta.head_hash.as_deref());
         self.updated.push(delta.updated_at);
+        self.stream_versions.push(delta.stream_version);
+        let signatures = &delta.signatures;
+        self.proposed_by.push(signatures.proposed_by.map(Side::as_str));
+        self.stock_set.push(signatures.stock.is_some());
+        self.stock_signatures.push(signatures.stock.as_ref().and_then(|s| s.as_deref()));
+        self.foil_set.push(signatures.foil.is_some());
+        self.foil_signatures.push(signatures.foil.as_ref().and_then(|s| s.as_deref()));
+        self.rebased.push(delta.rebased);
     }
 }
 
@@ -384,6 +431,7 @@ async fn site(tx: &Transaction<'_>, event: &SiteEvent) -> anyhow::Result<()> {
             )
             .await?;
         }
+        SiteEvent::LegacyLiftsAdopted { .. } => {}
     }
     Ok(())
 }

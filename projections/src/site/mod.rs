@@ -4,6 +4,7 @@
 
 mod batch;
 mod flush;
+pub mod queries;
 
 use events::RecordedEvent;
 use tokio_postgres::Transaction;

@@ -140,7 +140,10 @@ fn parse_contact(entry: &str) -> Result<(String, String), String> {
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
     let node = Node::open(&args.db, 4).await?;
-    let result = dispatch(&node, &args.db, args.command).await;
+    let result = match adapters::site::legacy::adopt_legacy_lifts(&node.store, Utc::now()).await {
+        Ok(_) => dispatch(&node, &args.db, args.command).await,
+        Err(err) => Err(err.into()),
+    };
     node.close().await;
     result.map(|()| ExitCode::SUCCESS)
 }

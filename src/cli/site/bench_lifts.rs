@@ -8,19 +8,19 @@ use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use adapters::command::encode as to_new_event;
 use adapters::site::lifts::{load_graph, run_lifts, tally_ids, user_indexes};
-use adapters::site::log::to_new_event;
 use adapters::site::seed::{open_tally_events, Party};
-use adapters::site::streams;
 use anyhow::Context;
 use chrono::Utc;
 use clap::Args;
 use domain::site::config::SiteConfig;
 use domain::site::crypto::PublicKey;
 use domain::site::finder::{clear, EdgeIx, Finder, GraphTally, LiftGraph};
-use domain::site::site_aggregate::{SiteEvent, SiteIdentity};
-use domain::site::tally::{Certificate, Side};
-use domain::site::user::{Contact, UserEvent};
+use domain::site::site_aggregate::{Site, SiteEvent, SiteIdentity};
+use domain::site::tally::{PartyCertificate, Side, Tally};
+use domain::site::user::{Contact, User, UserEvent};
+use domain::Aggregate;
 use ed25519_dalek::SigningKey;
 use events::database::Database;
 use events::{Expected, NewEvent, Store, StoreOptions};
@@ -241,7 +241,7 @@ async fn build_network(store: &Store, args: &BenchLiftsArgs) -> anyhow::Result<(
         site_key: PublicKey::of(&site_key),
     };
     let site = SiteEvent::SiteInitialised { identity: identity.clone(), config: SiteConfig::default(), at };
-    store.append(streams::SITE, Expected::NoStream, vec![to_new_event(&site)]).await?;
+    store.append(&Site::stream_id(&()), Expected::NoStream, vec![to_new_event(&site)]).await?;
 
     let seed = args.seed;
     futures::stream::iter(0..args.users)
@@ -253,7 +253,7 @@ async fn build_network(store: &Store, args: &BenchLiftsArgs) -> anyhow::Result<(
                     UserEvent::DeviceKeyRegistered { key: PublicKey::of(&user_key(seed, u)), ticket: None, at },
                 ];
                 let events: Vec<NewEvent> = events.iter().map(to_new_event).collect();
-                store.append(&streams::user(&cid(u)), Expected::NoStream, events).await?;
+                store.append(&User::stream_id(&cid(u)), Expected::NoStream, events).await?;
                 anyhow::Ok(())
             })
         })
@@ -269,7 +269,7 @@ async fn build_network(store: &Store, args: &BenchLiftsArgs) -> anyhow::Result<(
             tokio::spawn(async move {
                 let id = Uuid::from_u128((seed as u128) << 64 | n);
                 let events = tally_events(seed, &identity, id, stock, foil, balance)?;
-                store.append(&streams::tally(id), Expected::NoStream, events).await?;
+                store.append(&Tally::stream_id(&id), Expected::NoStream, events).await?;
                 anyhow::Ok(())
             })
         })
@@ -353,7 +353,7 @@ fn tally_events(
 ) -> anyhow::Result<Vec<NewEvent>> {
     let (stock_key, foil_key) = (user_key(seed, stock), user_key(seed, foil));
     let party = |user: usize, key| Party {
-        cert: Certificate {
+        cert: PartyCertificate {
             cid: cid(user),
             name: format!("User {user}"),
             chip_address: site.chip_address(&cid(user)),

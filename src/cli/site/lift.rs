@@ -28,6 +28,7 @@ pub async fn run(command: LiftCommand) -> anyhow::Result<ExitCode> {
     let LiftCommand::Run(args) = command;
     let node = Node::open(&args.db, 4).await?;
     let result = async {
+        adapters::site::legacy::adopt_legacy_lifts(&node.store, chrono::Utc::now()).await?;
         let config = adapters::site::admin::config(&node.store).await?;
         let max_len = args.max_len.unwrap_or(config.lift_max_len as usize);
         let max_lifts = args.max_lifts.unwrap_or(config.lift_max_per_run as usize);
@@ -43,6 +44,7 @@ pub async fn run(command: LiftCommand) -> anyhow::Result<ExitCode> {
                 "lifts": run.lifts,
                 "chits": run.chits,
                 "cleared_milli": run.cleared_milli,
+                "dropped": run.dropped,
                 "seconds": started.elapsed().as_secs_f64(),
             })
         );

@@ -1,7 +1,15 @@
+use chrono::{DateTime, Utc};
 use ed25519_dalek::SigningKey;
+use uuid::Uuid;
 
 use super::*;
+use crate::site::caller::Caller;
+use crate::site::chit::{ChitBody, ChitKind};
+use crate::site::crypto::{PublicKey, SignatureB64};
+use crate::site::error::{SiteError, SiteResult};
 use crate::site::lift::{decide_lift, CommitLift, LiftEvent};
+use crate::site::user::UserStatus;
+use crate::Decider;
 
 fn t(s: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap()
@@ -15,7 +23,7 @@ fn key(cid: &str) -> SigningKey {
 
 fn side(cid: &str, limit: i64) -> TallySide {
     TallySide {
-        cert: Certificate {
+        cert: PartyCertificate {
             cid: cid.into(),
             name: cid.to_uppercase(),
             chip_address: format!("{cid}:agent@example:1"),
@@ -37,6 +45,23 @@ fn body(id: Uuid, stock: &str, foil: &str, limit: i64) -> TallyBody {
     }
 }
 
+/// An active user of an open site.
+fn caller(cid: &str) -> Caller {
+    Caller { cid: cid.into(), site_locked: false, status: Some(UserStatus::Active) }
+}
+
+/// Both parties registered the keys their certificates name.
+fn keys(body: &TallyBody) -> RegisteredKeys {
+    [&body.stock, &body.foil]
+        .into_iter()
+        .map(|side| (side.cert.cid.clone(), [side.cert.public_key.clone()].into()))
+        .collect()
+}
+
+fn propose(body: &TallyBody, cid: &str, signature: SignatureB64) -> TallyCommand {
+    TallyCommand::ProposeTally { caller: caller(cid), body: body.clone(), signature, keys: keys(body), at: t(1) }
+}
+
 fn apply(state: TallyState, command: TallyCommand) -> SiteResult<TallyState> {
     let events = Tally::decide(&state, command)?;
     Ok(events.iter().fold(state, Tally::evolve))
@@ -48,10 +73,9 @@ pub(crate) fn open_tally(id: Uuid, stock: &str, foil: &str, limit: i64) -> Tally
     let state = apply(TallyState::default(), draft).unwrap();
     let body = body(id, stock, foil, limit);
     let signature = body.sign(&key(stock)).unwrap();
-    let state =
-        apply(state, TallyCommand::ProposeTally { body: body.clone(), by: Side::Stock, signature, at: t(1) }).unwrap();
+    let state = apply(state, propose(&body, stock, signature)).unwrap();
     let signature = body.sign(&key(foil)).unwrap();
-    apply(state, TallyCommand::SignTally { by: Side::Foil, signature, at: t(2) }).unwrap()
+    apply(state, TallyCommand::SignTally { caller: caller(foil), signature, at: t(2) }).unwrap()
 }
 
 fn chit(state: &TallyState, by: Side, units_milli: i64) -> (ChitBody, SignatureB64) {
@@ -73,9 +97,14 @@ fn chit(state: &TallyState, by: Side, units_milli: i64) -> (ChitBody, SignatureB
     (chit, signature)
 }
 
+fn issuer(state: &TallyState, by: Side) -> Caller {
+    caller(&state.body.as_ref().unwrap().side(by).cert.cid)
+}
+
 fn issue(state: TallyState, by: Side, units: i64) -> SiteResult<TallyState> {
     let (chit, signature) = chit(&state, by, units);
-    apply(state, TallyCommand::IssueChit { chit, signature, at: t(3) })
+    let caller = issuer(&state, by);
+    apply(state, TallyCommand::IssueChit { caller, chit, signature, at: t(3) })
 }
 
 #[test]
@@ -101,20 +130,19 @@ fn tampered_or_wrong_signatures_are_refused() {
     let body = body(id, "alice", "bob", 1000);
     // signed by the wrong party's key
     let wrong = body.sign(&key("bob")).unwrap();
-    let cmd = TallyCommand::ProposeTally { body: body.clone(), by: Side::Stock, signature: wrong, at: t(1) };
-    assert!(matches!(Tally::decide(&state, cmd), Err(SiteError::Signature(_))));
+    assert!(matches!(Tally::decide(&state, propose(&body, "alice", wrong)), Err(SiteError::Signature(_))));
     let signature = body.sign(&key("alice")).unwrap();
-    let offered =
-        apply(state, TallyCommand::ProposeTally { body: body.clone(), by: Side::Stock, signature, at: t(1) }).unwrap();
+    let offered = apply(state, propose(&body, "alice", signature)).unwrap();
     // the foil signs different bytes (a higher limit): refused
     let mut changed = body.clone();
     changed.stock.terms.credit_limit_milli = 9999;
     let tampered = changed.sign(&key("bob")).unwrap();
-    let cmd = TallyCommand::SignTally { by: Side::Foil, signature: tampered, at: t(2) };
+    let cmd = TallyCommand::SignTally { caller: caller("bob"), signature: tampered, at: t(2) };
     assert!(matches!(Tally::decide(&offered, cmd), Err(SiteError::Signature(_))));
     // the proposer cannot open its own offer
     let again = body.sign(&key("alice")).unwrap();
-    assert!(Tally::decide(&offered, TallyCommand::SignTally { by: Side::Stock, signature: again, at: t(2) }).is_err());
+    let cmd = TallyCommand::SignTally { caller: caller("alice"), signature: again, at: t(2) };
+    assert!(matches!(Tally::decide(&offered, cmd), Err(SiteError::Invalid(_))));
 }
 
 #[test]
@@ -122,7 +150,7 @@ fn proposal_needs_a_draft_between_the_same_parties() {
     let id = Uuid::from_u128(3);
     let body = body(id, "alice", "bob", 10);
     let signature = body.sign(&key("alice")).unwrap();
-    let propose = TallyCommand::ProposeTally { body, by: Side::Stock, signature, at: t(1) };
+    let propose = propose(&body, "alice", signature);
     assert_eq!(Tally::decide(&TallyState::default(), propose.clone()), Err(SiteError::TallyMissing));
     let draft = apply(
         TallyState::default(),
@@ -140,9 +168,10 @@ fn refuse_voids_an_offer() {
         TallyCommand::DraftTally { tally_id: id, parties: ["alice".into(), "bob".into()], at: t(0) },
     )
     .unwrap();
-    let state = apply(state, TallyCommand::RefuseTally { by: Side::Foil, reason: "no".into(), at: t(1) }).unwrap();
+    let state =
+        apply(state, TallyCommand::RefuseTally { caller: caller("bob"), reason: "no".into(), at: t(1) }).unwrap();
     assert_eq!(state.status, TallyStatus::Void);
-    assert!(Tally::decide(&state, TallyCommand::CloseTally { by: Side::Foil, at: t(2) }).is_err());
+    assert!(Tally::decide(&state, TallyCommand::CloseTally { caller: caller("bob"), at: t(2) }).is_err());
 }
 
 #[test]
@@ -163,7 +192,7 @@ fn chits_chain_and_respect_limits() {
     stale.index -= 1;
     let signature = stale.sign(&key("bob")).unwrap();
     assert!(matches!(
-        Tally::decide(&state, TallyCommand::IssueChit { chit: stale, signature, at: t(4) }),
+        Tally::decide(&state, TallyCommand::IssueChit { caller: caller("bob"), chit: stale, signature, at: t(4) }),
         Err(SiteError::Chit(_))
     ));
     assert!(matches!(issue(state.clone(), Side::Foil, 0), Err(SiteError::Chit(_))));
@@ -171,7 +200,7 @@ fn chits_chain_and_respect_limits() {
     let (chit, _) = chit(&state, Side::Foil, 5);
     let signature = chit.sign(&key("alice")).unwrap();
     assert!(matches!(
-        Tally::decide(&state, TallyCommand::IssueChit { chit, signature, at: t(4) }),
+        Tally::decide(&state, TallyCommand::IssueChit { caller: caller("bob"), chit, signature, at: t(4) }),
         Err(SiteError::Signature(_))
     ));
 }
@@ -179,7 +208,7 @@ fn chits_chain_and_respect_limits() {
 #[test]
 fn closing_takes_only_chits_towards_zero_then_closes() {
     let state = issue(open_tally(Uuid::from_u128(6), "alice", "bob", 1000), Side::Foil, 300).unwrap();
-    let state = apply(state, TallyCommand::CloseTally { by: Side::Stock, at: t(5) }).unwrap();
+    let state = apply(state, TallyCommand::CloseTally { caller: caller("alice"), at: t(5) }).unwrap();
     assert_eq!(state.status, TallyStatus::Closing);
     assert!(matches!(issue(state.clone(), Side::Foil, 1), Err(SiteError::Chit(_))));
     assert!(matches!(issue(state.clone(), Side::Stock, 301), Err(SiteError::Chit(_))));
@@ -301,4 +330,70 @@ proptest::proptest! {
             }
         }
     }
+}
+
+fn drafted(id: u128) -> TallyState {
+    let draft =
+        TallyCommand::DraftTally { tally_id: Uuid::from_u128(id), parties: ["alice".into(), "bob".into()], at: t(0) };
+    apply(TallyState::default(), draft).unwrap()
+}
+
+#[test]
+fn a_party_signing_or_closing_a_draft_is_told_it_is_a_draft() {
+    let state = drafted(40);
+    let signature = body(state.id, "alice", "bob", 10).sign(&key("bob")).unwrap();
+    let sign = TallyCommand::SignTally { caller: caller("bob"), signature, at: t(1) };
+    assert_eq!(Tally::decide(&state, sign), Err(SiteError::TallyState("draft")));
+    let close = TallyCommand::CloseTally { caller: caller("alice"), at: t(1) };
+    assert_eq!(Tally::decide(&state, close), Err(SiteError::TallyState("draft")));
+    let close = TallyCommand::CloseTally { caller: caller("mallory"), at: t(1) };
+    assert_eq!(Tally::decide(&state, close), Err(SiteError::NotParty), "a stranger is still told it is no party");
+}
+
+#[test]
+fn a_certificate_must_name_a_registered_device_key_of_each_party() {
+    let state = drafted(41);
+    let body = body(state.id, "alice", "bob", 10);
+    let signature = body.sign(&key("alice")).unwrap();
+    let mut registered = keys(&body);
+    registered.insert("bob".into(), [PublicKey::of(&key("other"))].into());
+    let command = TallyCommand::ProposeTally { caller: caller("alice"), body, signature, keys: registered, at: t(1) };
+    assert!(matches!(Tally::decide(&state, command), Err(SiteError::Invalid(m)) if m.contains("bob")));
+}
+
+#[test]
+fn a_party_issues_chits_only_for_its_own_side() {
+    let state = open_tally(Uuid::from_u128(42), "alice", "bob", 1000);
+    let (chit, signature) = chit(&state, Side::Foil, 5);
+    let command = TallyCommand::IssueChit { caller: caller("alice"), chit, signature, at: t(4) };
+    assert!(matches!(Tally::decide(&state, command), Err(SiteError::Chit(_))));
+}
+
+#[test]
+fn nobody_acts_on_a_tally_while_the_site_is_locked_or_the_user_is_not_active() {
+    let state = open_tally(Uuid::from_u128(43), "alice", "bob", 1000);
+    let (chit, signature) = chit(&state, Side::Foil, 5);
+    let locked_site = Caller { site_locked: true, ..caller("bob") };
+    let command =
+        TallyCommand::IssueChit { caller: locked_site, chit: chit.clone(), signature: signature.clone(), at: t(4) };
+    assert_eq!(Tally::decide(&state, command), Err(SiteError::SiteLocked));
+    let locked_user = Caller { status: Some(UserStatus::Locked), ..caller("bob") };
+    let command = TallyCommand::IssueChit { caller: locked_user, chit, signature, at: t(4) };
+    assert_eq!(Tally::decide(&state, command), Err(SiteError::UserNotActive("locked")));
+}
+
+#[test]
+fn a_rebase_sets_the_chain_once() {
+    let state = open_tally(Uuid::from_u128(44), "alice", "bob", 1000);
+    let rebase = TallyCommand::RebaseTally {
+        balance_milli: -30,
+        chit_count: 2,
+        head_hash: "ab".repeat(32),
+        legacy_chits: 2,
+        through_position: 99,
+        at: t(9),
+    };
+    let rebased = apply(state, rebase.clone()).unwrap();
+    assert_eq!((rebased.balance_milli, rebased.chit_count, rebased.rebased), (-30, 2, true));
+    assert_eq!(Tally::decide(&rebased, rebase), Ok(vec![]), "a second upgrade changes nothing");
 }
