@@ -28,8 +28,10 @@ fn main() -> std::process::ExitCode {
 
 async fn run() -> std::process::ExitCode {
     let args = cli::Cli::parse();
+    // Quiet unless something is wrong (NOTCH_LOG=info or debug for more); colour only on a terminal.
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("NOTCH_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("NOTCH_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
     match cli::run(args).await {

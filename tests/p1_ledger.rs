@@ -72,7 +72,7 @@ async fn telegrams_spooled_through_a_ledger_outage_land_once_in_order() {
     assert_eq!(device.spool.lock().unwrap().pending(), 0, "the spool drained");
     publisher.abort();
 
-    let stream = <domain::mam::ChannelStream as domain::Aggregate>::stream_id(&hex::encode(channel));
+    let stream = <domain::home::ChannelLog as domain::Aggregate>::stream_id(&hex::encode(channel));
     let stored = store.read_stream(&stream, 1, 1000).await.unwrap();
     let indices: Vec<u64> = stored.iter().map(|e| e.payload["index"].as_u64().unwrap()).collect();
     assert_eq!(indices, (0..100).collect::<Vec<u64>>(), "each telegram once, in order");

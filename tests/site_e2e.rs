@@ -6,10 +6,10 @@ mod site_support;
 
 use std::path::Path;
 
+use adapters::http::site::UserRequest;
 use chrono::Utc;
+use domain::crypto::PublicKey;
 use domain::site::chit::{ChitBody, ChitKind};
-use domain::site::crypto::PublicKey;
-use domain::site::requests::UserRequest;
 use domain::site::tally::{PartyCertificate, Side, TallyBody, TallySide, Terms};
 use serde_json::Value;
 use site_support::*;
@@ -62,7 +62,7 @@ async fn open_tally(serving: &Serving, stock: &Device, foil: &Device) -> Uuid {
         foil: side(foil),
     };
     let signature = body.sign(&stock.key).unwrap();
-    stock.ok(serving, UserRequest::ProposeTally { body: body.clone(), signature }).await;
+    stock.ok(serving, UserRequest::ProposeTally { body: body.clone().sent().unwrap(), signature }).await;
     let signature = body.sign(&foil.key).unwrap();
     foil.ok(serving, UserRequest::SignTally { tally_id, signature }).await;
     tally_id
@@ -88,7 +88,7 @@ async fn pay(serving: &Serving, payer: &Device, tally_id: Uuid, by: Side, units_
         reference: String::new(),
     };
     let signature = chit.sign(&payer.key).unwrap();
-    payer.send(serving, UserRequest::IssueChit { chit, signature }).await
+    payer.send(serving, UserRequest::IssueChit { chit: chit.sent().unwrap(), signature }).await
 }
 
 async fn superuser(data_dir: &Path) -> tokio_postgres::Client {
@@ -173,7 +173,7 @@ async fn site_ledger_over_http_and_the_admin_cli() {
     connect(&serving, &bob).await;
     connect(&serving, &carol).await;
     let shown: Value = serde_json::from_str(&admin(d, &["user", "show", "bob"])).unwrap();
-    assert_eq!(shown["device_keys"], serde_json::json!([bob.public().0]));
+    assert_eq!(shown["device_keys"], serde_json::json!([bob.public().to_base64url()]));
     assert!(shown["chip_address"].as_str().unwrap().starts_with("bob:"), "{shown}");
 
     // Authentication: an unregistered key, a forged signature and a replay are refused.
@@ -214,7 +214,10 @@ async fn site_ledger_over_http_and_the_admin_cli() {
         foil: side(&alice),
     };
     carol
-        .ok(&serving, UserRequest::ProposeTally { body: body.clone(), signature: body.sign(&carol.key).unwrap() })
+        .ok(
+            &serving,
+            UserRequest::ProposeTally { body: body.clone().sent().unwrap(), signature: body.sign(&carol.key).unwrap() },
+        )
         .await;
     let mut tampered = body.clone();
     tampered.stock.terms.credit_limit_milli = 5;
@@ -225,9 +228,10 @@ async fn site_ledger_over_http_and_the_admin_cli() {
     alice.ok(&serving, UserRequest::SignTally { tally_id: ca, signature: body.sign(&alice.key).unwrap() }).await;
     let opened = tally(&serving, &carol, ca).await;
     assert_eq!(opened["state"], "open");
-    let bytes = serde_json::from_value::<TallyBody>(opened["body"].clone()).unwrap().canonical_bytes().unwrap();
+    // Anyone can check both signatures over the terms as the tally shows them.
+    let terms: domain::site::tally::SignedTerms = serde_json::from_value(opened["body"].clone()).unwrap();
     for (key, sig) in [(carol.public(), &opened["stock_signature"]), (alice.public(), &opened["foil_signature"])] {
-        key.verify(&bytes, &serde_json::from_value(sig.clone()).unwrap()).unwrap();
+        terms.verify(&key, domain::site::tally::TALLY_PURPOSE, &serde_json::from_value(sig.clone()).unwrap()).unwrap();
     }
 
     // Chits: bob owes alice 500, carol owes bob 300, alice owes carol 400; one over the limit is refused.
@@ -314,7 +318,7 @@ async fn site_ledger_over_http_and_the_admin_cli() {
         reference: String::new(),
     };
     let signature = chit.sign(&bob.key).unwrap();
-    let (status, answer) = bob.send(&serving, UserRequest::IssueChit { chit, signature }).await;
+    let (status, answer) = bob.send(&serving, UserRequest::IssueChit { chit: chit.sent().unwrap(), signature }).await;
     assert_eq!((status, answer["code"].as_str()), (403, Some("user_not_active")));
     admin(d, &["user", "unlock", "bob"]);
     bob.ok(&serving, UserRequest::GetBalances).await;
@@ -355,7 +359,7 @@ async fn a_user_dump_loaded_into_an_empty_site_dumps_back_identical() {
     for d in [first.path(), second.path()] {
         admin(d, &["init", "--name", "Site", "--host", "chips.example"]);
     }
-    let key = |seed: u8| PublicKey::of(&ed25519_dalek::SigningKey::from_bytes(&[seed; 32])).0;
+    let key = |seed: u8| PublicKey::of(&ed25519_dalek::SigningKey::from_bytes(&[seed; 32])).to_base64url();
     let dump = serde_json::json!([
         { "cid": "ann", "name": "Ann", "contact": { "email": "ann@example.org", "phone": "+1 555" },
           "status": "active", "device_keys": [key(1), key(2)] },

@@ -7,10 +7,10 @@ use adapters::command::{encode, execute, load};
 use adapters::site::legacy::adopt_legacy_lifts;
 use adapters::site::seed::{open_tally_events, Party};
 use chrono::Utc;
+use domain::crypto::PublicKey;
 use domain::site::caller::Caller;
 use domain::site::chit::{ChitBody, ChitKind};
 use domain::site::config::SiteConfig;
-use domain::site::crypto::PublicKey;
 use domain::site::legacy::LEGACY_LIFTS_STREAM;
 use domain::site::lift::{decide_lift, CommitLift};
 use domain::site::site_aggregate::{Site, SiteEvent, SiteIdentity};
@@ -105,7 +105,7 @@ fn foil_chit(state: &TallyState, units_milli: i64) -> TallyCommand {
     };
     let foil = state.body.as_ref().unwrap().foil.cert.cid.clone();
     let signature = chit.sign(&key(&foil)).unwrap();
-    TallyCommand::IssueChit { caller: active(&foil), chit, signature, at: Utc::now() }
+    TallyCommand::IssueChit { caller: active(&foil), chit: chit.sent().unwrap(), signature, at: Utc::now() }
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use adapters::command::{encode as to_new_event, load};
 use adapters::site::lifts::{load_graph, run_lifts};
 use adapters::site::seed::{open_tally_events, Party};
 use chrono::Utc;
-use domain::site::crypto::PublicKey;
+use domain::crypto::PublicKey;
 use domain::site::finder::clear;
 use domain::site::tally::{PartyCertificate, Tally};
 use domain::site::user::User;

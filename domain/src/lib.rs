@@ -2,8 +2,9 @@
 //! Every aggregate has the decider shape (see [`Decider`]); time and randomness come in through commands.
 
 pub mod charging;
+pub mod crypto;
 pub mod decider;
-pub mod mam;
+pub mod home;
 pub mod site;
 
 pub use decider::{given_when, Aggregate, Decider, DomainEvent};

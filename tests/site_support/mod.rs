@@ -7,9 +7,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use adapters::http::site::{RequestBody, UserRequest};
 use chrono::Utc;
-use domain::site::crypto::PublicKey;
-use domain::site::requests::{RequestBody, UserRequest};
+use domain::crypto::PublicKey;
 use ed25519_dalek::SigningKey;
 use serde_json::Value;
 

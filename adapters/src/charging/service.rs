@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use domain::charging::authority::{
-    AuthorityCommand, AuthorityDecider, AuthorityError, AuthorityEvent, CertificateRequestCommand, ProviderIdTag,
+    CertificateRequestCommand, Customer, CustomerCommand, CustomerError, CustomerEvent, ProviderIdTag,
     RevokeCertificateCommand,
 };
 use domain::charging::billing::BillingDetails;
 use domain::charging::certificate::{Certificate, SignedCertificateRequest, SocketRequest};
 use domain::charging::contact_card::{ContactCard, ContactCardError};
 use domain::charging::provider::{
-    authorize, ChargePointCommand, ChargePointDecider, ChargePointError, ChargePointEvent, TrustCommand, TrustContext,
-    TrustDecider, TrustError,
+    authorize, ChargePoint, ChargePointCommand, ChargePointError, ChargePointEvent, TrustContext, TrustList,
+    TrustListCommand, TrustListError,
 };
 use domain::charging::{PublicKey, Uid};
 use events::Store;
@@ -37,9 +37,9 @@ pub struct ChargingSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum ChargingError {
     #[error(transparent)]
-    Authority(#[from] AuthorityError),
+    Customer(#[from] CustomerError),
     #[error(transparent)]
-    Trust(#[from] TrustError),
+    TrustList(#[from] TrustListError),
     #[error(transparent)]
     ChargePoint(#[from] ChargePointError),
     #[error(transparent)]
@@ -109,11 +109,11 @@ impl ChargingService {
 
     // ---- registration authority ----
 
-    pub async fn request_connection(&self, card: ContactCard, now: DateTime<Utc>) -> Result<Uid, ChargingError> {
+    pub async fn request_connection(&self, card: ContactCard, at: DateTime<Utc>) -> Result<Uid, ChargingError> {
         card.verify()?;
         let uid = card.card.uid.clone();
-        let command = AuthorityCommand::RequestConnection { card: Box::new(card), now };
-        execute::<AuthorityDecider>(&self.inner.store, &uid, command).await?;
+        let command = CustomerCommand::RequestConnection { card, at };
+        execute::<Customer>(&self.inner.store, &uid, command).await?;
         Ok(uid)
     }
 
@@ -121,7 +121,7 @@ impl ChargingService {
         &self,
         request: SignedCertificateRequest,
         billing: BillingDetails,
-        now: DateTime<Utc>,
+        at: DateTime<Utc>,
     ) -> Result<Certificate, ChargingError> {
         let serial = uuid::Uuid::new_v4().to_string();
         let providers: Vec<Uid> =
@@ -129,7 +129,7 @@ impl ChargingService {
         let id_tags: Vec<ProviderIdTag> =
             providers.into_iter().map(|provider_uid| ProviderIdTag { provider_uid, id_tag: fresh_id_tag() }).collect();
         let uid = request.proof.uid.clone();
-        let command = AuthorityCommand::RequestCertificate(Box::new(CertificateRequestCommand {
+        let command = CustomerCommand::RequestCertificate(Box::new(CertificateRequestCommand {
             request,
             billing,
             card_token_key: self.inner.keys.card_token.clone(),
@@ -137,11 +137,11 @@ impl ChargingService {
             serial,
             validity: self.inner.settings.certificate_validity,
             id_tags,
-            now,
+            at,
         }));
-        let executed = execute::<AuthorityDecider>(&self.inner.store, &uid, command).await?;
+        let executed = execute::<Customer>(&self.inner.store, &uid, command).await?;
         let certificate = executed.events.into_iter().find_map(|e| match e {
-            AuthorityEvent::CertificateIssued { certificate, .. } => Some(certificate),
+            CustomerEvent::CertificateIssued { certificate, .. } => Some(certificate),
             _ => None,
         });
         Ok(certificate.expect("an accepted certificate request issues a certificate"))
@@ -152,36 +152,35 @@ impl ChargingService {
         uid: &Uid,
         serial: &str,
         reason: &str,
-        now: DateTime<Utc>,
+        at: DateTime<Utc>,
     ) -> Result<(), ChargingError> {
-        let command = AuthorityCommand::RevokeCertificate(RevokeCertificateCommand {
+        let command = CustomerCommand::RevokeCertificate(RevokeCertificateCommand {
             serial: serial.to_owned(),
             reason: reason.to_owned(),
-            now,
+            at,
         });
-        execute::<AuthorityDecider>(&self.inner.store, uid, command).await?;
+        execute::<Customer>(&self.inner.store, uid, command).await?;
         Ok(())
     }
 
     // ---- charging provider ----
 
-    pub async fn trust_authority(&self, card: ContactCard, now: DateTime<Utc>) -> Result<Uid, ChargingError> {
+    pub async fn trust_authority(&self, card: ContactCard, at: DateTime<Utc>) -> Result<Uid, ChargingError> {
         let uid = card.card.uid.clone();
-        execute::<TrustDecider>(&self.inner.store, &(), TrustCommand::TrustAuthority { card: Box::new(card), now })
-            .await?;
+        execute::<TrustList>(&self.inner.store, &(), TrustListCommand::TrustAuthority { card, at }).await?;
         Ok(uid)
     }
 
-    pub async fn distrust_authority(&self, authority_uid: &Uid, now: DateTime<Utc>) -> Result<(), ChargingError> {
-        let command = TrustCommand::DistrustAuthority { authority_uid: authority_uid.clone(), now };
-        execute::<TrustDecider>(&self.inner.store, &(), command).await?;
+    pub async fn distrust_authority(&self, authority_uid: &Uid, at: DateTime<Utc>) -> Result<(), ChargingError> {
+        let command = TrustListCommand::DistrustAuthority { authority_uid: authority_uid.clone(), at };
+        execute::<TrustList>(&self.inner.store, &(), command).await?;
         Ok(())
     }
 
     /// What the provider knows about `uid`: trusted authorities, and the user's stream as the authority wrote it.
     async fn trust_context(&self, uid: &Uid) -> Result<TrustContext, ChargingError> {
-        let authorities = load::<TrustDecider>(&self.inner.store, &()).await?.state;
-        let user = load::<AuthorityDecider>(&self.inner.store, uid).await?.state;
+        let authorities = load::<TrustList>(&self.inner.store, &()).await?.state;
+        let user = load::<Customer>(&self.inner.store, uid).await?.state;
         Ok(TrustContext { provider_uid: self.provider_uid(), authorities, user })
     }
 
@@ -189,7 +188,7 @@ impl ChargingService {
     pub async fn enable_socket(
         &self,
         request: SocketRequest,
-        now: DateTime<Utc>,
+        at: DateTime<Utc>,
     ) -> Result<SocketEnabledReply, ChargingError> {
         let charge_point_id = request.request.charge_point_id.clone();
         let connector_id = request.request.connector_id;
@@ -198,9 +197,9 @@ impl ChargingService {
             charge_point_id: charge_point_id.clone(),
             request: Box::new(request),
             context,
-            now,
+            at,
         };
-        let executed = execute::<ChargePointDecider>(&self.inner.store, &charge_point_id, command).await?;
+        let executed = execute::<ChargePoint>(&self.inner.store, &charge_point_id, command).await?;
         let id_tag = executed.events.iter().find_map(|e| match e {
             ChargePointEvent::SocketEnabled { id_tag, .. } => Some(id_tag.clone()),
             _ => None,
@@ -224,36 +223,31 @@ impl ChargingService {
         charge_point_id: &str,
         vendor: &str,
         model: &str,
-        now: DateTime<Utc>,
+        at: DateTime<Utc>,
     ) -> Result<(), ChargingError> {
         let command = ChargePointCommand::RecordBoot {
             charge_point_id: charge_point_id.to_owned(),
             vendor: vendor.to_owned(),
             model: model.to_owned(),
-            now,
+            at,
         };
-        execute::<ChargePointDecider>(&self.inner.store, charge_point_id, command).await?;
+        execute::<ChargePoint>(&self.inner.store, charge_point_id, command).await?;
         Ok(())
     }
 
     /// The context for the user an id tag was enabled for on this charge point, if any.
     async fn context_for_id_tag(&self, charge_point_id: &str, id_tag: &str) -> Result<TrustContext, ChargingError> {
-        let state = load::<ChargePointDecider>(&self.inner.store, charge_point_id).await?.state;
+        let state = load::<ChargePoint>(&self.inner.store, charge_point_id).await?.state;
         let (_, socket) =
             state.enabled_for(id_tag).ok_or_else(|| ChargePointError::IdTagNotEnabled(id_tag.to_owned()))?;
         self.trust_context(&socket.uid.clone()).await
     }
 
     /// OCPP Authorize: Ok when the id tag may charge here now.
-    pub async fn authorize(
-        &self,
-        charge_point_id: &str,
-        id_tag: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), ChargingError> {
+    pub async fn authorize(&self, charge_point_id: &str, id_tag: &str, at: DateTime<Utc>) -> Result<(), ChargingError> {
         let context = self.context_for_id_tag(charge_point_id, id_tag).await?;
-        let state = load::<ChargePointDecider>(&self.inner.store, charge_point_id).await?.state;
-        authorize(&state, id_tag, &context, now)?;
+        let state = load::<ChargePoint>(&self.inner.store, charge_point_id).await?.state;
+        authorize(&state, id_tag, &context, at)?;
         Ok(())
     }
 
@@ -265,7 +259,7 @@ impl ChargingService {
         id_tag: &str,
         meter_start_wh: i64,
         started_at: DateTime<Utc>,
-        now: DateTime<Utc>,
+        at: DateTime<Utc>,
     ) -> Result<i32, ChargingError> {
         let context = self.context_for_id_tag(charge_point_id, id_tag).await?;
         let command = ChargePointCommand::StartCharging {
@@ -275,9 +269,9 @@ impl ChargingService {
             meter_start_wh,
             started_at,
             context,
-            now,
+            at,
         };
-        let executed = execute::<ChargePointDecider>(&self.inner.store, charge_point_id, command).await?;
+        let executed = execute::<ChargePoint>(&self.inner.store, charge_point_id, command).await?;
         let transaction_id = executed.events.iter().find_map(|e| match e {
             ChargePointEvent::ChargingStarted { transaction_id, .. } => Some(*transaction_id),
             _ => None,
@@ -294,7 +288,7 @@ impl ChargingService {
         sampled_at: DateTime<Utc>,
     ) -> Result<(), ChargingError> {
         let command = ChargePointCommand::RecordMeterValue { transaction_id, connector_id, energy_wh, sampled_at };
-        execute::<ChargePointDecider>(&self.inner.store, charge_point_id, command).await?;
+        execute::<ChargePoint>(&self.inner.store, charge_point_id, command).await?;
         Ok(())
     }
 
@@ -314,7 +308,7 @@ impl ChargingService {
             stopped_at,
             reason,
         };
-        execute::<ChargePointDecider>(&self.inner.store, charge_point_id, command).await?;
+        execute::<ChargePoint>(&self.inner.store, charge_point_id, command).await?;
         Ok(())
     }
 }

@@ -77,7 +77,7 @@ fn parse<T: DeserializeOwned>(body: &Bytes, what: &str) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            "bad_request",
+            "malformed_json",
             format!(
                 "the body is not a valid {what} (line {}, column {}, {:?} error)",
                 e.line(),
@@ -138,23 +138,27 @@ fn error_reply(err: ChargingError) -> Response {
     let reply = match err {
         ChargingError::Log(err) => ApiError::from(err),
         ChargingError::ContactCard(e) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_contact_card", e.to_string()),
-        ChargingError::Authority(e) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, authority_code(&e), e.to_string())
-        }
-        ChargingError::Trust(e) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "trust_refused", e.to_string()),
-        ChargingError::ChargePoint(e) => ApiError::new(StatusCode::FORBIDDEN, charge_point_code(&e), e.to_string()),
+        ChargingError::Customer(e) => refusal(StatusCode::UNPROCESSABLE_ENTITY, authority_code(&e), e.to_string()),
+        ChargingError::TrustList(e) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "trust_refused", e.to_string()),
+        ChargingError::ChargePoint(e) => refusal(StatusCode::FORBIDDEN, charge_point_code(&e), e.to_string()),
     };
     reply.into_response()
 }
 
-fn authority_code(err: &domain::charging::authority::AuthorityError) -> &'static str {
-    use domain::charging::authority::AuthorityError as E;
+/// A refusal by the rules; a signature that does not verify is 401 in every context.
+fn refusal(status: StatusCode, code: &'static str, message: String) -> ApiError {
+    let status = if code == "bad_signature" { StatusCode::UNAUTHORIZED } else { status };
+    ApiError::new(status, code, message)
+}
+
+fn authority_code(err: &domain::charging::authority::CustomerError) -> &'static str {
+    use domain::charging::authority::CustomerError as E;
     use domain::charging::billing::BillingError as B;
     match err {
         E::InvalidContactCard(_) => "invalid_contact_card",
         E::AlreadyConnected => "already_connected",
         E::NotConnected => "not_connected",
-        E::BadRequestSignature => "bad_request_signature",
+        E::BadRequestSignature => "bad_signature",
         E::StaleRequest => "stale_request",
         E::Billing(B::LuhnCheckFailed) => "card_luhn_failed",
         E::Billing(B::CardExpired(_)) => "card_expired",
@@ -169,7 +173,7 @@ fn authority_code(err: &domain::charging::authority::AuthorityError) -> &'static
 fn charge_point_code(err: &ChargePointError) -> &'static str {
     use ChargePointError as E;
     match err {
-        E::BadRequestSignature => "bad_request_signature",
+        E::BadRequestSignature => "bad_signature",
         E::WrongKey => "wrong_key",
         E::UnknownAuthority(_) => "unknown_authority",
         E::TamperedCertificate(_) => "tampered_certificate",

@@ -4,7 +4,7 @@ pub mod charging;
 mod error;
 mod log;
 mod mam;
-mod site;
+pub mod site;
 
 use std::convert::Infallible;
 use std::future::Future;

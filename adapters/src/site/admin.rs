@@ -3,10 +3,10 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
+use domain::crypto::PublicKey;
 use domain::site::caller::Caller;
 use domain::site::config::SiteConfig;
 use domain::site::connection_ticket::{token_hash, ConnectionTicket, ConnectionTicketCommand, ConnectionTicketEvent};
-use domain::site::crypto::PublicKey;
 use domain::site::site_aggregate::{Site, SiteCommand, SiteIdentity, SiteState};
 use domain::site::user::{Contact, User, UserCommand, UserEvent, UserState, UserStatus};
 use domain::site::SiteError;
@@ -157,7 +157,8 @@ pub async fn issue_connection_ticket(
         at: now,
     };
     execute::<ConnectionTicket>(store, &hash, command).await?;
-    let published = PublishedTicket { host: identity.host, port: identity.port, token, site_key: identity.site_key.0 };
+    let published =
+        PublishedTicket { host: identity.host, port: identity.port, token, site_key: identity.site_key.to_base64url() };
     Ok((published, expires_at))
 }
 
@@ -171,7 +172,7 @@ pub async fn redeem_connection_ticket(
 ) -> AppResult<()> {
     let caller = caller(store, cid).await?;
     let hash = token_hash(token);
-    let command = ConnectionTicketCommand::RedeemConnectionTicket { caller, device_key: device_key.clone(), at: now };
+    let command = ConnectionTicketCommand::RedeemConnectionTicket { caller, device_key, at: now };
     let executed = execute::<ConnectionTicket>(store, &hash, command).await.map_err(|err| match err {
         CommandError::Refused(SiteError::SiteLocked) => AppError::Refused(SiteError::SiteLocked),
         CommandError::Refused(_) => AppError::Refused(SiteError::TicketInvalid),

@@ -63,12 +63,12 @@ pub fn open_tally_events(
     run(&mut state, TallyCommand::DraftTally { tally_id: body.id, parties, at })?;
     let keys: RegisteredKeys = [&body.stock, &body.foil]
         .into_iter()
-        .map(|side| (side.cert.cid.clone(), [side.cert.public_key.clone()].into()))
+        .map(|side| (side.cert.cid.clone(), [side.cert.public_key].into()))
         .collect();
     let (stock_cid, foil_cid) = (body.stock.cert.cid.clone(), body.foil.cert.cid.clone());
     let signature = body.sign(stock_key)?;
     let caller = active(&stock_cid);
-    run(&mut state, TallyCommand::ProposeTally { caller, body: body.clone(), signature, keys, at })?;
+    run(&mut state, TallyCommand::ProposeTally { caller, body: body.clone().sent()?, signature, keys, at })?;
     run(&mut state, TallyCommand::SignTally { caller: active(&foil_cid), signature: body.sign(foil_key)?, at })?;
     if balance_milli != 0 {
         let (index, prev_hash) = state.chain_head();
@@ -87,7 +87,7 @@ pub fn open_tally_events(
             reference: String::new(),
         };
         let signature = chit.sign(payer_key)?;
-        run(&mut state, TallyCommand::IssueChit { caller: active(payer), chit, signature, at })?;
+        run(&mut state, TallyCommand::IssueChit { caller: active(payer), chit: chit.sent()?, signature, at })?;
     }
     Ok(events.iter().map(encode).collect())
 }

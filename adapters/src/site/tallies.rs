@@ -3,11 +3,11 @@
 //! the deciders' question (each command carries the [`Caller`] facts).
 
 use chrono::{DateTime, Duration, Utc};
+use domain::crypto::Signature;
 use domain::site::caller::Caller;
-use domain::site::chit::ChitBody;
+use domain::site::chit::Chit;
 use domain::site::connection_ticket::token_hash;
-use domain::site::crypto::SignatureB64;
-use domain::site::tally::{RegisteredKeys, Tally, TallyBody, TallyCommand, TallyState, TallyStatus};
+use domain::site::tally::{RegisteredKeys, SignedTerms, Tally, TallyBody, TallyCommand, TallyState, TallyStatus};
 use domain::site::tally_ticket::{TallyTicket, TallyTicketCommand, TallyTicketEvent};
 use domain::site::user::User;
 use domain::site::SiteError;
@@ -56,7 +56,7 @@ pub async fn issue_tally_ticket(
         chip_address: identity.chip_address(issuer),
         token,
         expires_at,
-        site_key: identity.site_key.0,
+        site_key: identity.site_key.to_base64url(),
         counterpart,
         suggested_credit_limit_milli: site.config.default_credit_limit_milli,
     })
@@ -91,8 +91,8 @@ async fn registered_keys(store: &Store, body: &TallyBody) -> AppResult<Registere
 pub async fn propose_tally(
     store: &Store,
     cid: &str,
-    body: TallyBody,
-    signature: SignatureB64,
+    body: SignedTerms,
+    signature: Signature,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let caller = caller(store, cid).await?;
@@ -106,7 +106,7 @@ pub async fn sign_tally(
     store: &Store,
     cid: &str,
     tally_id: Uuid,
-    signature: SignatureB64,
+    signature: Signature,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let caller = caller(store, cid).await?;
@@ -135,8 +135,8 @@ pub async fn close_tally(store: &Store, cid: &str, tally_id: Uuid, now: DateTime
 pub async fn issue_chit(
     store: &Store,
     cid: &str,
-    chit: ChitBody,
-    signature: SignatureB64,
+    chit: Chit,
+    signature: Signature,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let caller = caller(store, cid).await?;

@@ -1,14 +1,17 @@
 //! Contact cards: an identity's signed self-description (alias, uid, public key, transports, optional meta),
 //! exported as base64 text for pasting into an app or putting in a QR code.
 
-use super::crypto::{self, CryptoError, PublicKey, Signature, Uid};
+use std::collections::BTreeMap;
+
 use base64::Engine;
 use ed25519_dalek::SigningKey;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
-pub const CONTACT_CARD_PURPOSE: &str = "notch.charging.contact-card.v1";
+use super::crypto::{hex_key, hex_signature, CryptoError, PublicKey, Signature, Uid};
+use crate::crypto::{canonical_json, Purpose, Received};
+
+pub const CONTACT_CARD_PURPOSE: Purpose = Purpose("notch/charging/contact-card/v1");
 /// Bounds so a pasted or scanned card cannot make the service allocate without limit.
 pub const MAX_EXPORT_LEN: usize = 8 * 1024;
 const MAX_ALIAS_CHARS: usize = 64;
@@ -21,6 +24,8 @@ const MAX_FIELD_CHARS: usize = 256;
 pub struct ContactCardBody {
     pub alias: String,
     pub uid: Uid,
+    #[serde(with = "hex_key")]
+    #[schemars(with = "String")]
     pub public_key: PublicKey,
     /// Where the identity can be reached, e.g. the service's base URL.
     pub transports: Vec<String>,
@@ -32,8 +37,10 @@ pub struct ContactCardBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactCard {
-    pub card: ContactCardBody,
-    /// ed25519 by `card.public_key` over `CONTACT_CARD_PURPOSE` + "\n" + JCS(card).
+    pub card: Received<ContactCardBody>,
+    /// ed25519 by `card.public_key` for `CONTACT_CARD_PURPOSE` over JCS(card) as received.
+    #[serde(with = "hex_signature")]
+    #[schemars(with = "String")]
     pub signature: Signature,
 }
 
@@ -64,7 +71,8 @@ impl ContactCard {
         let public_key = PublicKey::of(key);
         let card = ContactCardBody { alias: alias.to_owned(), uid: Uid::of(&public_key), public_key, transports, meta };
         check_bounds(&card)?;
-        let signature = crypto::sign(key, CONTACT_CARD_PURPOSE, &card)?;
+        let card = Received::of(card)?;
+        let signature = Signature::sign_canonical(key, CONTACT_CARD_PURPOSE, card.canonical());
         Ok(ContactCard { card, signature })
     }
 
@@ -74,14 +82,14 @@ impl ContactCard {
         if Uid::of(&self.card.public_key) != self.card.uid {
             return Err(ContactCardError::UidMismatch);
         }
-        crypto::verify(&self.card.public_key, CONTACT_CARD_PURPOSE, &self.card, &self.signature)
+        self.card
+            .verify(&self.card.public_key, CONTACT_CARD_PURPOSE, &self.signature)
             .map_err(|_| ContactCardError::BadSignature)
     }
 
     /// Standard base64 (with padding) of the canonical JSON of the whole card.
     pub fn export(&self) -> Result<String, ContactCardError> {
-        let json =
-            serde_json_canonicalizer::to_vec(self).map_err(|e| CryptoError::NotCanonicalizable(e.to_string()))?;
+        let json = canonical_json(self)?;
         Ok(base64::engine::general_purpose::STANDARD.encode(json))
     }
 
@@ -136,14 +144,18 @@ mod tests {
     #[test]
     fn a_changed_alias_breaks_the_signature() {
         let mut card = card();
-        card.card.alias = "mallory".into();
+        let mut body = card.card.clone().into_parsed();
+        body.alias = "mallory".into();
+        card.card = Received::of(body).unwrap();
         assert_eq!(ContactCard::import(&card.export().unwrap()), Err(ContactCardError::BadSignature));
     }
 
     #[test]
     fn a_uid_that_is_not_the_key_hash_is_refused() {
         let mut card = card();
-        card.card.uid = Uid::of(&PublicKey::of(&SigningKey::from_bytes(&[4; 32])));
+        let mut body = card.card.clone().into_parsed();
+        body.uid = Uid::of(&PublicKey::of(&SigningKey::from_bytes(&[4; 32])));
+        card.card = Received::of(body).unwrap();
         assert_eq!(card.verify(), Err(ContactCardError::UidMismatch));
     }
 

@@ -6,8 +6,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::crypto::{blake2b_hex, canonical_json, CryptoError, SignatureB64};
 use super::tally::Side;
+use crate::crypto::{CryptoError, Purpose, Received, Signature};
+
+/// What a party's chit signature is for (see `crate::crypto`).
+pub const CHIT_PURPOSE: Purpose = Purpose("notch/site/chit/v1");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -44,20 +47,19 @@ pub struct ChitBody {
     pub reference: String,
 }
 
+/// A chit as its issuer sent it (or as the site made it, for a lift chit): its signature and its hash, the next
+/// chit's `prev_hash`, are over the RFC 8785 bytes of that JSON.
+pub type Chit = Received<ChitBody>;
+
 impl ChitBody {
-    /// What the issuer signs and what the chain hashes: RFC 8785 JSON of the body.
-    pub fn canonical_bytes(&self) -> Result<Vec<u8>, CryptoError> {
-        canonical_json(self)
+    /// The issuer's signature (what an app does with its device key).
+    pub fn sign(&self, key: &ed25519_dalek::SigningKey) -> Result<Signature, CryptoError> {
+        Signature::sign(key, CHIT_PURPOSE, self)
     }
 
-    /// The issuer's signature over the canonical bytes.
-    pub fn sign(&self, key: &ed25519_dalek::SigningKey) -> Result<SignatureB64, CryptoError> {
-        Ok(SignatureB64::sign(key, &self.canonical_bytes()?))
-    }
-
-    /// BLAKE2b-256 of the canonical bytes, hex: the next chit's `prev_hash`.
-    pub fn hash(&self) -> Result<String, CryptoError> {
-        Ok(blake2b_hex(&self.canonical_bytes()?))
+    /// The chit as it is sent: its JSON is its serde form.
+    pub fn sent(self) -> Result<Chit, CryptoError> {
+        Received::of(self)
     }
 
     /// Signed change of the tally balance (stock's view: positive = the foil owes the stock).

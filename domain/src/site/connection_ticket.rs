@@ -7,8 +7,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::caller::Caller;
-use super::crypto::{blake2b_hex, PublicKey};
 use super::error::{SiteError, SiteResult};
+use crate::crypto::{blake2b_hex, PublicKey};
 use crate::{Aggregate, Decider};
 
 /// The stream and the log know a ticket only by the hash of its token, so reading the log does not
@@ -121,8 +121,6 @@ impl Decider for ConnectionTicket {
                     Some("wrong CID")
                 } else if caller.require_active().is_err() {
                     Some("user not active")
-                } else if device_key.verifying_key().is_err() {
-                    Some("malformed device key")
                 } else {
                     None
                 };

@@ -1,7 +1,7 @@
 //! The one refusal type of the site context. Messages are safe to show to the caller: a refused ticket
 //! says only "invalid ticket", never which check failed.
 
-use super::crypto::CryptoError;
+use crate::crypto::CryptoError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SiteError {

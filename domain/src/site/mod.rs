@@ -5,13 +5,13 @@ pub mod caller;
 pub mod chit;
 pub mod config;
 pub mod connection_ticket;
-pub mod crypto;
+
 pub mod error;
 pub mod finder;
+pub mod freshness;
 pub mod legacy;
 pub mod lift;
-pub mod requests;
-pub mod schema;
+
 pub mod site_aggregate;
 pub mod tally;
 pub mod tally_ticket;

@@ -1,27 +1,27 @@
 //! One event into the charging tables. Events are read back with the domain's own types, so the views and
 //! the deciders never disagree about a field.
 
-use domain::charging::authority::{AuthorityDecider, AuthorityEvent};
-use domain::charging::provider::{ChargePointDecider, ChargePointEvent, TrustDecider, TrustEvent};
+use domain::charging::authority::{Customer, CustomerEvent};
+use domain::charging::provider::{ChargePoint, ChargePointEvent, TrustList, TrustListEvent};
 use domain::Aggregate;
 use events::RecordedEvent;
 use tokio_postgres::Transaction;
 
 pub async fn one(tx: &Transaction<'_>, event: &RecordedEvent) -> anyhow::Result<()> {
-    if AuthorityDecider::owns_stream(&event.stream_id) {
+    if Customer::owns_stream(&event.stream_id) {
         authority(tx, serde_json::from_value(event.payload.clone())?).await
-    } else if let Some(charge_point_id) = ChargePointDecider::charge_point_id(&event.stream_id) {
+    } else if let Some(charge_point_id) = ChargePoint::charge_point_id(&event.stream_id) {
         charge_point(tx, charge_point_id, serde_json::from_value(event.payload.clone())?).await
-    } else if TrustDecider::owns_stream(&event.stream_id) {
+    } else if TrustList::owns_stream(&event.stream_id) {
         trust(tx, serde_json::from_value(event.payload.clone())?).await
     } else {
         Ok(())
     }
 }
 
-async fn authority(tx: &Transaction<'_>, event: AuthorityEvent) -> anyhow::Result<()> {
+async fn authority(tx: &Transaction<'_>, event: CustomerEvent) -> anyhow::Result<()> {
     match event {
-        AuthorityEvent::ConnectionRequested { uid, alias, public_key, at, .. } => {
+        CustomerEvent::ConnectionRequested { uid, alias, public_key, at, .. } => {
             tx.execute(
                 "INSERT INTO charging.authority_users (uid, alias, public_key, trust, connected_at) \
                  VALUES ($1, $2, $3, 'untrusted', $4)",
@@ -29,28 +29,28 @@ async fn authority(tx: &Transaction<'_>, event: AuthorityEvent) -> anyhow::Resul
             )
             .await?;
         }
-        AuthorityEvent::BillingAccepted { uid, card_token, card_last4, card_expiry, .. } => {
+        CustomerEvent::BillingAccepted { uid, card_token, card_last4, card_expiry, .. } => {
             tx.execute(
                 "UPDATE charging.authority_users SET card_token = $2, card_last4 = $3, card_expiry = $4 WHERE uid = $1",
                 &[&uid.as_str(), &card_token, &card_last4, &card_expiry],
             )
             .await?;
         }
-        AuthorityEvent::RelationshipTrusted { uid, at } => {
+        CustomerEvent::RelationshipTrusted { uid, at } => {
             tx.execute(
                 "UPDATE charging.authority_users SET trust = 'trusted', trusted_at = $2 WHERE uid = $1",
                 &[&uid.as_str(), &at],
             )
             .await?;
         }
-        AuthorityEvent::CredentialRegistered { uid, provider_uid, id_tag, at } => {
+        CustomerEvent::CredentialRegistered { uid, provider_uid, id_tag, at } => {
             tx.execute(
                 "INSERT INTO charging.credentials (provider_uid, id_tag, uid, registered_at) VALUES ($1, $2, $3, $4)",
                 &[&provider_uid.as_str(), &id_tag, &uid.as_str(), &at],
             )
             .await?;
         }
-        AuthorityEvent::CertificateIssued { certificate, .. } => {
+        CustomerEvent::CertificateIssued { certificate, .. } => {
             let c = certificate.certificate;
             tx.execute(
                 "INSERT INTO charging.authority_certificates (serial, subject_uid, issuer_uid, issued_at, expires_at) \
@@ -59,7 +59,7 @@ async fn authority(tx: &Transaction<'_>, event: AuthorityEvent) -> anyhow::Resul
             )
             .await?;
         }
-        AuthorityEvent::CertificateRevoked { serial, reason, at, .. } => {
+        CustomerEvent::CertificateRevoked { serial, reason, at, .. } => {
             tx.execute(
                 "UPDATE charging.authority_certificates SET revoked_at = $2, revocation_reason = $3 WHERE serial = $1",
                 &[&serial, &at, &reason],
@@ -70,9 +70,9 @@ async fn authority(tx: &Transaction<'_>, event: AuthorityEvent) -> anyhow::Resul
     Ok(())
 }
 
-async fn trust(tx: &Transaction<'_>, event: TrustEvent) -> anyhow::Result<()> {
+async fn trust(tx: &Transaction<'_>, event: TrustListEvent) -> anyhow::Result<()> {
     match event {
-        TrustEvent::AuthorityTrusted { authority_uid, public_key, alias, at } => {
+        TrustListEvent::AuthorityTrusted { authority_uid, public_key, alias, at } => {
             tx.execute(
                 "INSERT INTO charging.trusted_authorities (authority_uid, public_key, alias, trusted_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (authority_uid) DO UPDATE SET \
@@ -81,7 +81,7 @@ async fn trust(tx: &Transaction<'_>, event: TrustEvent) -> anyhow::Result<()> {
             )
             .await?;
         }
-        TrustEvent::AuthorityDistrusted { authority_uid, .. } => {
+        TrustListEvent::AuthorityDistrusted { authority_uid, .. } => {
             tx.execute("DELETE FROM charging.trusted_authorities WHERE authority_uid = $1", &[&authority_uid.as_str()])
                 .await?;
         }

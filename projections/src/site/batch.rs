@@ -6,11 +6,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use domain::site::chit::ChitBody;
+use domain::site::chit::Chit;
 use domain::site::legacy::LEGACY_LIFTS_STREAM;
 use domain::site::lift::{Lift, LiftEvent};
 use domain::site::site_aggregate::{Site, SiteEvent};
-use domain::site::tally::{Side, Tally, TallyBody, TallyEvent, TallyStatus};
+use domain::site::tally::{Side, SignedTerms, Tally, TallyEvent, TallyStatus};
 use domain::site::user::{User, UserEvent};
 use domain::Aggregate;
 use events::RecordedEvent;
@@ -55,7 +55,7 @@ pub(super) struct Offer {
 }
 
 impl Offer {
-    fn of(body: &TallyBody) -> anyhow::Result<Offer> {
+    fn of(body: &SignedTerms) -> anyhow::Result<Offer> {
         let (lift_lower_milli, lift_upper_milli) = body.lift_bounds_milli();
         Ok(Offer {
             version: i32::try_from(body.version)?,
@@ -67,7 +67,7 @@ impl Offer {
             lift_lower_milli,
             lift_upper_milli,
             body: serde_json::to_value(body)?,
-            body_hash: body.hash()?,
+            body_hash: body.hash(),
         })
     }
 }
@@ -205,7 +205,7 @@ impl TallyChange {
 pub(super) struct ChitRow {
     /// The tally whose stream (or lift) carried the chit.
     pub tally_id: Uuid,
-    pub chit: ChitBody,
+    pub chit: Chit,
     pub hash: String,
     pub position: i64,
 }
@@ -298,7 +298,7 @@ impl Batch {
                 return Ok(());
             }
             UserEvent::DeviceKeyRegistered { key, at, .. } => {
-                self.device_keys.push(DeviceKey { key: key.0.clone(), cid: cid.to_owned(), at: *at });
+                self.device_keys.push(DeviceKey { key: key.to_base64url(), cid: cid.to_owned(), at: *at });
                 return Ok(());
             }
             UserEvent::UserEdited { at, .. }
@@ -392,11 +392,11 @@ impl Batch {
         match event {
             TallyEvent::TallyDrafted { .. } => unreachable!("handled above"),
             TallyEvent::TallyOffered { body, by, signature, at } => {
-                change.signatures().offered(by, &signature.0);
+                change.signatures().offered(by, &signature.to_base64url());
                 change.offer(Offer::of(&body)?, at)
             }
             TallyEvent::TallyOpened { by, signature, at } => {
-                change.signatures().signed(by, &signature.0);
+                change.signatures().signed(by, &signature.to_base64url());
                 change.status(TallyStatus::Open, at)
             }
             // The views counted the old layout's lift chits where they stood: the rebase restates what they hold.

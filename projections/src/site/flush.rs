@@ -412,12 +412,12 @@ async fn site(tx: &Transaction<'_>, event: &SiteEvent) -> anyhow::Result<()> {
             execute(
                 tx,
                 "INSERT INTO site.site (name, host, port, site_key, config, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[&identity.name, &identity.host, &i32::from(identity.port), &identity.site_key.0, &config, at],
+                &[&identity.name, &identity.host, &i32::from(identity.port), &identity.site_key.to_base64url(), &config, at],
             )
             .await?;
         }
         SiteEvent::SiteKeyRotated { site_key, at } => {
-            execute(tx, "UPDATE site.site SET site_key = $1, updated_at = $2", &[&site_key.0, at]).await?;
+            execute(tx, "UPDATE site.site SET site_key = $1, updated_at = $2", &[&site_key.to_base64url(), at]).await?;
         }
         SiteEvent::SiteLocked { at } | SiteEvent::SiteUnlocked { at } => {
             let locked = matches!(event, SiteEvent::SiteLocked { .. });

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use domain::site::crypto::SignatureB64;
-use domain::site::tally::{Side, TallyBody, TallyState, TallyStatus};
+use domain::crypto::Signature;
+use domain::site::tally::{Side, SignedTerms, TallyState, TallyStatus};
 use serde_json::Value;
 use tokio_postgres::types::Json;
 use uuid::Uuid;
@@ -148,7 +148,7 @@ impl Views {
 fn open_tally(row: &tokio_postgres::Row) -> Result<(i32, (TallyState, i64)), ViewError> {
     let corrupt = |reason: String| ViewError::Corrupt { view: "site.tallies", reason };
     let id: Uuid = row.get(1);
-    let Json(body): Json<TallyBody> = row.try_get(2).map_err(|err| corrupt(format!("tally {id}: body: {err}")))?;
+    let Json(body): Json<SignedTerms> = row.try_get(2).map_err(|err| corrupt(format!("tally {id}: body: {err}")))?;
     let proposed_by = match row.get::<_, Option<&str>>(7) {
         Some("stock") => Some(Side::Stock),
         Some("foil") => Some(Side::Foil),
@@ -162,12 +162,16 @@ fn open_tally(row: &tokio_postgres::Row) -> Result<(i32, (TallyState, i64)), Vie
         parties: vec![body.stock.cert.cid.clone(), body.foil.cert.cid.clone()],
         body: Some(body),
         proposed_by,
-        stock_signature: row.get::<_, Option<String>>(8).map(SignatureB64),
-        foil_signature: row.get::<_, Option<String>>(9).map(SignatureB64),
+        stock_signature: signature(row.get(8)).map_err(|err| corrupt(format!("tally {id}: {err}")))?,
+        foil_signature: signature(row.get(9)).map_err(|err| corrupt(format!("tally {id}: {err}")))?,
         balance_milli: row.get(3),
         chit_count,
         head_hash: row.get(5),
         rebased: row.get(10),
     };
     Ok((row.get(0), (state, row.get(6))))
+}
+
+fn signature(text: Option<&str>) -> Result<Option<Signature>, domain::crypto::CryptoError> {
+    text.map(Signature::from_base64url).transpose()
 }

@@ -6,7 +6,7 @@ use adapters::site::admin::{self as app, UserRecord};
 use anyhow::{bail, Context};
 use chrono::Utc;
 use clap::{Args, Subcommand};
-use domain::site::crypto::PublicKey;
+use domain::crypto::PublicKey;
 use domain::site::site_aggregate::{SiteCommand, SiteIdentity};
 use domain::site::user::{Contact, UserCommand};
 use ed25519_dalek::SigningKey;
@@ -164,7 +164,7 @@ async fn dispatch(node: &Node, db: &DbArgs, command: AdminCommand) -> anyhow::Re
             domain::site::site_aggregate::Site::check_init(&app::site(store).await?, &identity)?;
             key_file::write(&path, &key, passphrase)?;
             app::site_command(store, SiteCommand::InitSite { identity: identity.clone(), at: now }).await?;
-            println!("site {} initialised; key {}", identity.name, identity.site_key.0);
+            println!("site {} initialised; key {}", identity.name, identity.site_key);
         }
         AdminCommand::Key { action } => {
             let path = key_file::path(&db.data_dir);
@@ -180,7 +180,7 @@ async fn dispatch(node: &Node, db: &DbArgs, command: AdminCommand) -> anyhow::Re
                     key_file::write(&path, &key, passphrase)?;
                     app::site_command(store, SiteCommand::RotateSiteKey { site_key: PublicKey::of(&key), at: now })
                         .await?;
-                    println!("new site key {}", PublicKey::of(&key).0);
+                    println!("new site key {}", PublicKey::of(&key));
                 }
                 KeyCommand::Passphrase => {
                     let new = key_file::passphrase("NOTCH_NEW_PASSPHRASE", "New passphrase: ", true)?;

@@ -10,7 +10,9 @@ mod signatures;
 
 use std::sync::Arc;
 
-use domain::mam::{ChannelStream, MamError, MamEvent, MessageKind, StoreMessage, StoredMessage};
+use domain::home::{
+    ChannelLog, ChannelLogCommand, ChannelLogEvent, ChannelLogState, HomeError, MessageKind, StoredMessage,
+};
 use events::Store;
 use serde_json::json;
 use warp::http::StatusCode;
@@ -25,7 +27,7 @@ use signatures::Signatures;
 /// the append; beyond this the memory starts over.
 const MAX_CACHED_HEADS: usize = 100_000;
 
-type Heads = Arc<HeadCache<ChannelStream>>;
+type Heads = Arc<HeadCache<ChannelLogState>>;
 
 pub fn routes(store: Store) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
     let post =
@@ -75,11 +77,16 @@ async fn store_message(
         address: envelope.address,
         message: envelope.message,
     };
-    let stream = <ChannelStream as domain::Aggregate>::stream_id(&stored.channel);
+    let stream = <ChannelLog as domain::Aggregate>::stream_id(&stored.channel);
     let index = stored.index;
-    let start = heads.get(&stream).filter(|head: &Loaded<ChannelStream>| head.state.next_index == index);
-    let decided =
-        command::execute_from::<ChannelStream>(&store, &stream, start, StoreMessage { message: stored.clone() }).await;
+    let start = heads.get(&stream).filter(|head: &Loaded<ChannelLogState>| head.state.next_index == index);
+    let decided = command::execute_from::<ChannelLog>(
+        &store,
+        &stream,
+        start,
+        ChannelLogCommand::StoreMessage { message: stored.clone() },
+    )
+    .await;
     match decided {
         Ok((executed, head)) => {
             heads.set(&stream, Some(head));
@@ -103,13 +110,13 @@ async fn refusal(
     store: &Store,
     stream: &str,
     stored: &StoredMessage,
-    err: CommandError<MamError>,
+    err: CommandError<HomeError>,
 ) -> Result<Response, ApiError> {
     match err {
-        CommandError::Refused(MamError::AlreadyStored { index }) => {
+        CommandError::Refused(HomeError::AlreadyStored { index }) => {
             let existing = store.read_stream(stream, index as i64 + 1, 1).await.map_err(unavailable)?;
             match existing.first().map(parse).transpose()? {
-                Some(MamEvent::MamMessageStored(m)) if m == *stored => Ok(warp::reply::with_status(
+                Some(ChannelLogEvent::MamMessageStored(m)) if m == *stored => Ok(warp::reply::with_status(
                     warp::reply::json(&json!({ "index": index, "already_stored": true })),
                     StatusCode::OK,
                 )
@@ -120,14 +127,14 @@ async fn refusal(
                 )),
             }
         }
-        CommandError::Refused(e @ MamError::Gap { .. }) => Err(conflict("gap", e.to_string())),
-        CommandError::Refused(e @ MamError::WrongEpoch { .. }) => Err(conflict("wrong_epoch", e.to_string())),
+        CommandError::Refused(e @ HomeError::Gap { .. }) => Err(conflict("gap", e.to_string())),
+        CommandError::Refused(e @ HomeError::WrongEpoch { .. }) => Err(conflict("wrong_epoch", e.to_string())),
         CommandError::Log(err) => Err(err.into()),
     }
 }
 
-fn parse(event: &events::RecordedEvent) -> Result<MamEvent, ApiError> {
-    command::decode::<MamEvent>(event).map_err(|e| {
+fn parse(event: &events::RecordedEvent) -> Result<ChannelLogEvent, ApiError> {
+    command::decode::<ChannelLogEvent>(event).map_err(|e| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt_stream", format!("event {}: {e}", event.event_id))
     })
 }
@@ -137,17 +144,12 @@ async fn fetch(address: String, store: Store) -> Result<Response, ApiError> {
         .ok()
         .filter(|b| b.len() == 32)
         .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "bad_address", "an address is 32 bytes of hex"))?;
-    let client = store.pool().get().await.map_err(unavailable)?;
-    let row = client
-        .query_opt("SELECT channel, message_index, message FROM home.mam_messages WHERE address = $1", &[&bytes])
-        .await
-        .map_err(unavailable)?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no_message", "no message at this address"))?;
-    let channel: Vec<u8> = row.get(0);
-    let index: i64 = row.get(1);
-    let message: String = row.get(2);
-    Ok(warp::reply::json(&::mam::Envelope { channel: hex::encode(channel), index: index as u64, address, message })
-        .into_response())
+    let found = projections::Views::of(&store).mam_message_at(&bytes).await.map_err(unavailable)?;
+    let stored =
+        found.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no_message", "no message at this address"))?;
+    let envelope =
+        ::mam::Envelope { channel: hex::encode(stored.channel), index: stored.index, address, message: stored.message };
+    Ok(warp::reply::json(&envelope).into_response())
 }
 
 fn conflict(code: &'static str, message: String) -> ApiError {

@@ -6,11 +6,11 @@ use chrono::{DateTime, Duration, Utc};
 use ed25519_dalek::SigningKey;
 
 #[derive(Debug, Clone)]
-pub enum AuthorityCommand {
+pub enum CustomerCommand {
     /// The app's connection request: its own self-signed contact card.
     RequestConnection {
-        card: Box<ContactCard>,
-        now: DateTime<Utc>,
+        card: ContactCard,
+        at: DateTime<Utc>,
     },
     RequestCertificate(Box<CertificateRequestCommand>),
     RevokeCertificate(RevokeCertificateCommand),
@@ -28,7 +28,7 @@ pub struct CertificateRequestCommand {
     pub validity: Duration,
     /// One fresh id tag per participating provider; used only for providers the user has none with yet.
     pub id_tags: Vec<ProviderIdTag>,
-    pub now: DateTime<Utc>,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone)]
@@ -41,5 +41,5 @@ pub struct ProviderIdTag {
 pub struct RevokeCertificateCommand {
     pub serial: String,
     pub reason: String,
-    pub now: DateTime<Utc>,
+    pub at: DateTime<Utc>,
 }

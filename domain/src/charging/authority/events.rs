@@ -10,10 +10,12 @@ use serde::{Deserialize, Serialize};
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
 #[serde(tag = "type")]
-pub enum AuthorityEvent {
+pub enum CustomerEvent {
     ConnectionRequested {
         uid: Uid,
         alias: String,
+        #[serde(with = "crate::crypto::hex_key")]
+        #[schemars(with = "String")]
         public_key: PublicKey,
         contact_card: ContactCard,
         at: DateTime<Utc>,

@@ -5,7 +5,7 @@ mod decide;
 mod events;
 mod state;
 
-pub use commands::{AuthorityCommand, CertificateRequestCommand, ProviderIdTag, RevokeCertificateCommand};
-pub use decide::{AuthorityDecider, AuthorityError, MAX_ID_TAG_CHARS};
-pub use events::AuthorityEvent;
-pub use state::{CertificateStatus, Relationship, Trust, UserState};
+pub use commands::{CertificateRequestCommand, CustomerCommand, ProviderIdTag, RevokeCertificateCommand};
+pub use decide::{Customer, CustomerError, MAX_ID_TAG_CHARS};
+pub use events::CustomerEvent;
+pub use state::{CertificateStatus, CustomerState, Relationship, Trust};

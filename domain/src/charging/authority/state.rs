@@ -1,4 +1,4 @@
-use super::events::AuthorityEvent;
+use super::events::CustomerEvent;
 use crate::charging::crypto::{PublicKey, Uid};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 /// One user's relationship with the authority, rebuilt from `charging-user-<uid>`. Providers replay the same
 /// stream to learn credentials and revocations.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UserState {
+pub struct CustomerState {
     pub relationship: Option<Relationship>,
 }
 
@@ -35,10 +35,10 @@ pub struct CertificateStatus {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-impl UserState {
-    pub fn evolve(mut self, event: &AuthorityEvent) -> UserState {
+impl CustomerState {
+    pub fn evolve(mut self, event: &CustomerEvent) -> CustomerState {
         match event {
-            AuthorityEvent::ConnectionRequested { uid, alias, public_key, .. } => {
+            CustomerEvent::ConnectionRequested { uid, alias, public_key, .. } => {
                 self.relationship = Some(Relationship {
                     uid: uid.clone(),
                     alias: alias.clone(),
@@ -49,28 +49,28 @@ impl UserState {
                     certificates: BTreeMap::new(),
                 });
             }
-            AuthorityEvent::BillingAccepted { card_last4, .. } => {
+            CustomerEvent::BillingAccepted { card_last4, .. } => {
                 if let Some(r) = &mut self.relationship {
                     r.card_last4 = Some(card_last4.clone());
                 }
             }
-            AuthorityEvent::RelationshipTrusted { .. } => {
+            CustomerEvent::RelationshipTrusted { .. } => {
                 if let Some(r) = &mut self.relationship {
                     r.trust = Trust::Trusted;
                 }
             }
-            AuthorityEvent::CredentialRegistered { provider_uid, id_tag, .. } => {
+            CustomerEvent::CredentialRegistered { provider_uid, id_tag, .. } => {
                 if let Some(r) = &mut self.relationship {
                     r.credentials.insert(provider_uid.clone(), id_tag.clone());
                 }
             }
-            AuthorityEvent::CertificateIssued { certificate, .. } => {
+            CustomerEvent::CertificateIssued { certificate, .. } => {
                 if let Some(r) = &mut self.relationship {
                     let status = CertificateStatus { expires_at: certificate.certificate.expires_at, revoked_at: None };
                     r.certificates.insert(certificate.certificate.serial.clone(), status);
                 }
             }
-            AuthorityEvent::CertificateRevoked { serial, at, .. } => {
+            CustomerEvent::CertificateRevoked { serial, at, .. } => {
                 if let Some(status) = self.relationship.as_mut().and_then(|r| r.certificates.get_mut(serial)) {
                     status.revoked_at = Some(*at);
                 }

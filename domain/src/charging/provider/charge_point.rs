@@ -3,8 +3,8 @@
 
 use super::charge_point_events::ChargePointEvent;
 use super::charge_point_state::{ChargePointState, EnabledSocket};
-use super::trust::TrustedAuthorities;
-use crate::charging::authority::UserState;
+use super::trust::TrustListState;
+use crate::charging::authority::CustomerState;
 use crate::charging::certificate::{is_fresh, SocketRequest};
 use crate::charging::crypto::Uid;
 use crate::{Aggregate, Decider};
@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, Clone)]
 pub struct TrustContext {
     pub provider_uid: Uid,
-    pub authorities: TrustedAuthorities,
-    pub user: UserState,
+    pub authorities: TrustListState,
+    pub user: CustomerState,
 }
 
 #[derive(Debug, Clone)]
@@ -26,13 +26,13 @@ pub enum ChargePointCommand {
         charge_point_id: String,
         vendor: String,
         model: String,
-        now: DateTime<Utc>,
+        at: DateTime<Utc>,
     },
     EnableSocket {
         charge_point_id: String,
         request: Box<SocketRequest>,
         context: TrustContext,
-        now: DateTime<Utc>,
+        at: DateTime<Utc>,
     },
     StartCharging {
         charge_point_id: String,
@@ -41,7 +41,7 @@ pub enum ChargePointCommand {
         meter_start_wh: i64,
         started_at: DateTime<Utc>,
         context: TrustContext,
-        now: DateTime<Utc>,
+        at: DateTime<Utc>,
     },
     RecordMeterValue {
         transaction_id: i32,
@@ -100,19 +100,19 @@ pub enum ChargePointError {
     StopBeforeStart { started_at: DateTime<Utc>, stopped_at: DateTime<Utc> },
 }
 
-pub struct ChargePointDecider;
+pub struct ChargePoint;
 
 /// Every stream of this aggregate starts with this, followed by its id.
 const STREAM_PREFIX: &str = "charging-cp-";
 
-impl ChargePointDecider {
+impl ChargePoint {
     /// The charge point whose stream `stream_id` is.
     pub fn charge_point_id(stream_id: &str) -> Option<&str> {
         stream_id.strip_prefix(STREAM_PREFIX)
     }
 }
 
-impl Aggregate for ChargePointDecider {
+impl Aggregate for ChargePoint {
     /// A charge point is named by its OCPP chargePointId.
     type Id = str;
 
@@ -125,7 +125,7 @@ impl Aggregate for ChargePointDecider {
     }
 }
 
-impl Decider for ChargePointDecider {
+impl Decider for ChargePoint {
     type State = ChargePointState;
     type Command = ChargePointCommand;
     type Event = ChargePointEvent;
@@ -136,11 +136,11 @@ impl Decider for ChargePointDecider {
         command: ChargePointCommand,
     ) -> Result<Vec<ChargePointEvent>, ChargePointError> {
         match command {
-            ChargePointCommand::RecordBoot { charge_point_id, vendor, model, now } => {
-                Ok(vec![ChargePointEvent::ChargePointBooted { charge_point_id, vendor, model, at: now }])
+            ChargePointCommand::RecordBoot { charge_point_id, vendor, model, at } => {
+                Ok(vec![ChargePointEvent::ChargePointBooted { charge_point_id, vendor, model, at }])
             }
-            ChargePointCommand::EnableSocket { charge_point_id, request, context, now } => {
-                enable_socket(state, &charge_point_id, &request, &context, now)
+            ChargePointCommand::EnableSocket { charge_point_id, request, context, at } => {
+                enable_socket(state, &charge_point_id, &request, &context, at)
             }
             ChargePointCommand::StartCharging {
                 charge_point_id,
@@ -149,9 +149,9 @@ impl Decider for ChargePointDecider {
                 meter_start_wh,
                 started_at,
                 context,
-                now,
+                at,
             } => {
-                let (enabled_on, socket) = authorize(state, &id_tag, &context, now)?;
+                let (enabled_on, socket) = authorize(state, &id_tag, &context, at)?;
                 if enabled_on != connector_id {
                     return Err(ChargePointError::WrongConnector {
                         id_tag,
@@ -171,7 +171,7 @@ impl Decider for ChargePointDecider {
                     certificate_serial: socket.certificate_serial.clone(),
                     meter_start_wh,
                     started_at,
-                    at: now,
+                    at,
                 }])
             }
             ChargePointCommand::RecordMeterValue { transaction_id, connector_id, energy_wh, sampled_at } => {
@@ -227,7 +227,7 @@ fn enable_socket(
     charge_point_id: &str,
     request: &SocketRequest,
     context: &TrustContext,
-    now: DateTime<Utc>,
+    at: DateTime<Utc>,
 ) -> Result<Vec<ChargePointEvent>, ChargePointError> {
     request.verify_signer().map_err(|_| ChargePointError::BadRequestSignature)?;
     let body = &request.request;
@@ -243,8 +243,8 @@ fn enable_socket(
     body.certificate
         .verify_issuer_signature(issuer_key)
         .map_err(|_| ChargePointError::TamperedCertificate(certificate.issuer_uid.clone()))?;
-    check_validity(&certificate.serial, certificate.issued_at, certificate.expires_at, context, now)?;
-    if !is_fresh(body.requested_at, now) {
+    check_validity(&certificate.serial, certificate.issued_at, certificate.expires_at, context, at)?;
+    if !is_fresh(body.requested_at, at) {
         return Err(ChargePointError::StaleRequest);
     }
     if body.charge_point_id != charge_point_id {
@@ -267,7 +267,7 @@ fn enable_socket(
         id_tag: id_tag.to_owned(),
         certificate_serial: certificate.serial.clone(),
         issuer_uid: certificate.issuer_uid.clone(),
-        at: now,
+        at,
     }])
 }
 
@@ -276,12 +276,12 @@ fn check_validity(
     issued_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     context: &TrustContext,
-    now: DateTime<Utc>,
+    at: DateTime<Utc>,
 ) -> Result<(), ChargePointError> {
-    if now >= expires_at {
+    if at >= expires_at {
         return Err(ChargePointError::CertificateExpired(expires_at));
     }
-    if now < issued_at {
+    if at < issued_at {
         return Err(ChargePointError::CertificateNotYetValid(issued_at));
     }
     let status = context
@@ -296,14 +296,14 @@ fn check_validity(
     Ok(())
 }
 
-/// Whether an id tag may charge here now (OCPP Authorize and StartTransaction): it must be enabled on a
+/// Whether an id tag may charge here at (OCPP Authorize and StartTransaction): it must be enabled on a
 /// socket of this charge point, and the certificate it was enabled with must still be unexpired, unrevoked
 /// and from an authority the provider still trusts.
 pub fn authorize<'s>(
     state: &'s ChargePointState,
     id_tag: &str,
     context: &TrustContext,
-    now: DateTime<Utc>,
+    at: DateTime<Utc>,
 ) -> Result<(u32, &'s EnabledSocket), ChargePointError> {
     let (connector_id, socket) =
         state.enabled_for(id_tag).ok_or_else(|| ChargePointError::IdTagNotEnabled(id_tag.to_owned()))?;
@@ -316,7 +316,7 @@ pub fn authorize<'s>(
         .as_ref()
         .and_then(|r| r.certificates.get(&socket.certificate_serial))
         .ok_or_else(|| ChargePointError::UnknownCertificate(socket.certificate_serial.clone()))?;
-    if now >= status.expires_at {
+    if at >= status.expires_at {
         return Err(ChargePointError::CertificateExpired(status.expires_at));
     }
     if status.revoked_at.is_some() {

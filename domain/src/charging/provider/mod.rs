@@ -8,7 +8,7 @@ mod charge_point_state;
 mod charge_point_tests;
 mod trust;
 
-pub use charge_point::{authorize, ChargePointCommand, ChargePointDecider, ChargePointError, TrustContext};
+pub use charge_point::{authorize, ChargePoint, ChargePointCommand, ChargePointError, TrustContext};
 pub use charge_point_events::ChargePointEvent;
 pub use charge_point_state::{ChargePointState, EnabledSocket, Session};
-pub use trust::{TrustCommand, TrustDecider, TrustError, TrustEvent, TrustedAuthorities};
+pub use trust::{TrustList, TrustListCommand, TrustListError, TrustListEvent, TrustListState};

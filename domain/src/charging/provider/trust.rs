@@ -10,18 +10,18 @@ use std::collections::BTreeMap;
 
 /// authority uid -> its public key
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedAuthorities(pub BTreeMap<Uid, PublicKey>);
+pub struct TrustListState(pub BTreeMap<Uid, PublicKey>);
 
 #[derive(Debug, Clone)]
-pub enum TrustCommand {
+pub enum TrustListCommand {
     /// Trust the authority described by its exported contact card.
     TrustAuthority {
-        card: Box<ContactCard>,
-        now: DateTime<Utc>,
+        card: ContactCard,
+        at: DateTime<Utc>,
     },
     DistrustAuthority {
         authority_uid: Uid,
-        now: DateTime<Utc>,
+        at: DateTime<Utc>,
     },
 }
 
@@ -29,25 +29,35 @@ pub enum TrustCommand {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
 #[serde(tag = "type")]
-pub enum TrustEvent {
-    AuthorityTrusted { authority_uid: Uid, public_key: PublicKey, alias: String, at: DateTime<Utc> },
-    AuthorityDistrusted { authority_uid: Uid, at: DateTime<Utc> },
+pub enum TrustListEvent {
+    AuthorityTrusted {
+        authority_uid: Uid,
+        #[serde(with = "crate::crypto::hex_key")]
+        #[schemars(with = "String")]
+        public_key: PublicKey,
+        alias: String,
+        at: DateTime<Utc>,
+    },
+    AuthorityDistrusted {
+        authority_uid: Uid,
+        at: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TrustError {
+pub enum TrustListError {
     #[error("invalid contact card: {0}")]
     InvalidContactCard(#[from] ContactCardError),
     #[error("authority {0} is not trusted")]
     NotTrusted(Uid),
 }
 
-pub struct TrustDecider;
+pub struct TrustList;
 
 /// The one stream of this aggregate.
 const STREAM: &str = "charging-provider-trust";
 
-impl Aggregate for TrustDecider {
+impl Aggregate for TrustList {
     /// A provider keeps one list.
     type Id = ();
 
@@ -60,42 +70,43 @@ impl Aggregate for TrustDecider {
     }
 }
 
-impl Decider for TrustDecider {
-    type State = TrustedAuthorities;
-    type Command = TrustCommand;
-    type Event = TrustEvent;
-    type Error = TrustError;
+impl Decider for TrustList {
+    type State = TrustListState;
+    type Command = TrustListCommand;
+    type Event = TrustListEvent;
+    type Error = TrustListError;
 
-    fn decide(state: &TrustedAuthorities, command: TrustCommand) -> Result<Vec<TrustEvent>, TrustError> {
+    fn decide(state: &TrustListState, command: TrustListCommand) -> Result<Vec<TrustListEvent>, TrustListError> {
         match command {
-            TrustCommand::TrustAuthority { card, now } => {
+            TrustListCommand::TrustAuthority { card, at } => {
                 card.verify()?;
                 if state.0.get(&card.card.uid) == Some(&card.card.public_key) {
                     return Ok(vec![]);
                 }
-                let ContactCard { card, .. } = *card;
-                Ok(vec![TrustEvent::AuthorityTrusted {
+                let ContactCard { card, .. } = card;
+                let card = card.into_parsed();
+                Ok(vec![TrustListEvent::AuthorityTrusted {
                     authority_uid: card.uid,
                     public_key: card.public_key,
                     alias: card.alias,
-                    at: now,
+                    at,
                 }])
             }
-            TrustCommand::DistrustAuthority { authority_uid, now } => {
+            TrustListCommand::DistrustAuthority { authority_uid, at } => {
                 if !state.0.contains_key(&authority_uid) {
-                    return Err(TrustError::NotTrusted(authority_uid));
+                    return Err(TrustListError::NotTrusted(authority_uid));
                 }
-                Ok(vec![TrustEvent::AuthorityDistrusted { authority_uid, at: now }])
+                Ok(vec![TrustListEvent::AuthorityDistrusted { authority_uid, at }])
             }
         }
     }
 
-    fn evolve(mut state: TrustedAuthorities, event: &TrustEvent) -> TrustedAuthorities {
+    fn evolve(mut state: TrustListState, event: &TrustListEvent) -> TrustListState {
         match event {
-            TrustEvent::AuthorityTrusted { authority_uid, public_key, .. } => {
+            TrustListEvent::AuthorityTrusted { authority_uid, public_key, .. } => {
                 state.0.insert(authority_uid.clone(), *public_key);
             }
-            TrustEvent::AuthorityDistrusted { authority_uid, .. } => {
+            TrustListEvent::AuthorityDistrusted { authority_uid, .. } => {
                 state.0.remove(authority_uid);
             }
         }
@@ -111,39 +122,33 @@ mod tests {
 
     #[test]
     fn trusting_then_distrusting_an_authority() {
-        let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
         let card = ContactCard::create(&SigningKey::from_bytes(&[5; 32]), "RA", vec![], None).unwrap();
         let uid = card.card.uid.clone();
-        let events = TrustDecider::decide(
-            &TrustedAuthorities::default(),
-            TrustCommand::TrustAuthority { card: Box::new(card.clone()), now },
-        )
-        .unwrap();
-        let state = TrustDecider::replay(&events);
-        assert_eq!(state.0.get(&uid), Some(&card.card.public_key));
-        assert_eq!(
-            TrustDecider::decide(&state, TrustCommand::TrustAuthority { card: Box::new(card), now }),
-            Ok(vec![])
-        );
         let events =
-            TrustDecider::decide(&state, TrustCommand::DistrustAuthority { authority_uid: uid.clone(), now }).unwrap();
-        let state = events.iter().fold(state, TrustDecider::evolve);
+            TrustList::decide(&TrustListState::default(), TrustListCommand::TrustAuthority { card: card.clone(), at })
+                .unwrap();
+        let state = TrustList::replay(&events);
+        assert_eq!(state.0.get(&uid), Some(&card.card.public_key));
+        assert_eq!(TrustList::decide(&state, TrustListCommand::TrustAuthority { card, at }), Ok(vec![]));
+        let events =
+            TrustList::decide(&state, TrustListCommand::DistrustAuthority { authority_uid: uid.clone(), at }).unwrap();
+        let state = events.iter().fold(state, TrustList::evolve);
         assert!(state.0.is_empty());
         assert_eq!(
-            TrustDecider::decide(&state, TrustCommand::DistrustAuthority { authority_uid: uid.clone(), now }),
-            Err(TrustError::NotTrusted(uid))
+            TrustList::decide(&state, TrustListCommand::DistrustAuthority { authority_uid: uid.clone(), at }),
+            Err(TrustListError::NotTrusted(uid))
         );
     }
 
     #[test]
     fn a_tampered_authority_card_is_refused() {
-        let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
         let mut card = ContactCard::create(&SigningKey::from_bytes(&[5; 32]), "RA", vec![], None).unwrap();
-        card.card.public_key = PublicKey::of(&SigningKey::from_bytes(&[6; 32]));
-        let result = TrustDecider::decide(
-            &TrustedAuthorities::default(),
-            TrustCommand::TrustAuthority { card: Box::new(card), now },
-        );
-        assert!(matches!(result, Err(TrustError::InvalidContactCard(_))));
+        let mut body = card.card.clone().into_parsed();
+        body.public_key = PublicKey::of(&SigningKey::from_bytes(&[6; 32]));
+        card.card = crate::crypto::Received::of(body).unwrap();
+        let result = TrustList::decide(&TrustListState::default(), TrustListCommand::TrustAuthority { card, at });
+        assert!(matches!(result, Err(TrustListError::InvalidContactCard(_))));
     }
 }

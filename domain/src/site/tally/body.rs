@@ -6,9 +6,16 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::site::crypto::{blake2b_hex, canonical_json, CryptoError, PublicKey, SignatureB64};
+use crate::crypto::{CryptoError, PublicKey, Purpose, Received, Signature};
 use crate::site::error::{SiteError, SiteResult};
 use crate::site::user::check_cid;
+
+/// What a party's signature of the tally's terms is for (see `crate::crypto`).
+pub const TALLY_PURPOSE: Purpose = Purpose("notch/site/tally/v1");
+
+/// The terms as the proposer sent them: both parties' signatures and the chain's genesis hash are over the RFC
+/// 8785 bytes of that JSON.
+pub type SignedTerms = Received<TallyBody>;
 
 /// Bound on memo and agreement text: they are signed and stored in every replay.
 pub const MAX_TEXT_BYTES: usize = 4000;
@@ -94,18 +101,14 @@ impl TallyBody {
         }
     }
 
-    pub fn canonical_bytes(&self) -> Result<Vec<u8>, CryptoError> {
-        canonical_json(self)
+    /// A party's signature of the terms (what an app does with its device key).
+    pub fn sign(&self, key: &ed25519_dalek::SigningKey) -> Result<Signature, CryptoError> {
+        Signature::sign(key, TALLY_PURPOSE, self)
     }
 
-    /// A party's signature over the canonical bytes (what clients do with their device key).
-    pub fn sign(&self, key: &ed25519_dalek::SigningKey) -> Result<SignatureB64, CryptoError> {
-        Ok(SignatureB64::sign(key, &self.canonical_bytes()?))
-    }
-
-    /// The chain's genesis: the first chit's `prev_hash`.
-    pub fn hash(&self) -> Result<String, CryptoError> {
-        Ok(blake2b_hex(&self.canonical_bytes()?))
+    /// The terms as they are sent: their JSON is their serde form.
+    pub fn sent(self) -> Result<SignedTerms, CryptoError> {
+        Received::of(self)
     }
 
     /// Lowest balance a chit may reach: the foil's credit to the stock.
@@ -125,12 +128,6 @@ impl TallyBody {
         (lower, upper)
     }
 
-    /// Checks `signature` by the `by` side over the canonical bytes.
-    pub fn verify(&self, by: Side, signature: &SignatureB64) -> SiteResult<()> {
-        self.side(by).cert.public_key.verify(&self.canonical_bytes()?, signature)?;
-        Ok(())
-    }
-
     pub(super) fn check(&self, tally_id: Uuid) -> SiteResult<()> {
         if self.id != tally_id {
             return Err(SiteError::Invalid("tally body names another tally".into()));
@@ -144,11 +141,16 @@ impl TallyBody {
             return Err(SiteError::Invalid(format!("memo and agreement are limited to {MAX_TEXT_BYTES} bytes")));
         }
         for side in [&self.stock, &self.foil] {
-            side.cert.public_key.verifying_key()?;
             if side.terms.credit_limit_milli < 0 || side.terms.lift_margin_milli < 0 {
                 return Err(SiteError::Invalid("credit limits and lift margins must be >= 0".into()));
             }
         }
         Ok(())
     }
+}
+
+/// Checks `signature` by the `by` side of the terms, over the terms as received.
+pub fn verify_side(terms: &SignedTerms, by: Side, signature: &Signature) -> SiteResult<()> {
+    terms.verify(&terms.side(by).cert.public_key, TALLY_PURPOSE, signature)?;
+    Ok(())
 }

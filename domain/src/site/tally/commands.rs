@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::body::TallyBody;
+use super::body::SignedTerms;
+use crate::crypto::{PublicKey, Signature};
 use crate::site::caller::Caller;
-use crate::site::chit::ChitBody;
-use crate::site::crypto::{PublicKey, SignatureB64};
+use crate::site::chit::Chit;
 
 /// The device keys each party of a proposed tally has registered, by CID: facts from the parties' user streams.
 pub type RegisteredKeys = BTreeMap<String, BTreeSet<PublicKey>>;
@@ -25,15 +25,15 @@ pub enum TallyCommand {
     /// Terms proposed (or revised) and signed by the caller, for the caller's side of the body.
     ProposeTally {
         caller: Caller,
-        body: TallyBody,
-        signature: SignatureB64,
+        body: SignedTerms,
+        signature: Signature,
         keys: RegisteredKeys,
         at: DateTime<Utc>,
     },
     /// The other side signs the offer: the tally opens.
     SignTally {
         caller: Caller,
-        signature: SignatureB64,
+        signature: Signature,
         at: DateTime<Utc>,
     },
     RefuseTally {
@@ -47,8 +47,8 @@ pub enum TallyCommand {
     },
     IssueChit {
         caller: Caller,
-        chit: ChitBody,
-        signature: SignatureB64,
+        chit: Chit,
+        signature: Signature,
         at: DateTime<Utc>,
     },
     /// The upgrade's adoption of old-layout lift chits (`legacy.rs`).

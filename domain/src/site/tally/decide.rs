@@ -3,14 +3,14 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::body::{Side, TallyBody, MAX_TEXT_BYTES};
+use super::body::{verify_side, Side, SignedTerms, TallyBody, MAX_TEXT_BYTES};
 use super::commands::{RegisteredKeys, TallyCommand};
 use super::events::TallyEvent;
 use super::state::{TallyState, TallyStatus};
 use super::Tally;
+use crate::crypto::Signature;
 use crate::site::caller::Caller;
-use crate::site::chit::{ChitBody, ChitKind};
-use crate::site::crypto::SignatureB64;
+use crate::site::chit::{Chit, ChitBody, ChitKind, CHIT_PURPOSE};
 use crate::site::error::{SiteError, SiteResult};
 use crate::site::user::check_cid;
 use crate::Decider;
@@ -79,8 +79,8 @@ fn party_side(state: &TallyState, caller: &Caller) -> SiteResult<Side> {
 fn propose(
     state: &TallyState,
     caller: &Caller,
-    body: TallyBody,
-    signature: SignatureB64,
+    body: SignedTerms,
+    signature: Signature,
     keys: &RegisteredKeys,
     at: DateTime<Utc>,
 ) -> SiteResult<Vec<TallyEvent>> {
@@ -104,7 +104,7 @@ fn propose(
             )));
         }
     }
-    body.verify(by, &signature)?;
+    verify_side(&body, by, &signature)?;
     Ok(vec![TallyEvent::TallyOffered { body, by, signature, at }])
 }
 
@@ -130,12 +130,7 @@ fn revision_of(state: &TallyState, body: &TallyBody) -> SiteResult<()> {
     Ok(())
 }
 
-fn sign(
-    state: &TallyState,
-    caller: &Caller,
-    signature: SignatureB64,
-    at: DateTime<Utc>,
-) -> SiteResult<Vec<TallyEvent>> {
+fn sign(state: &TallyState, caller: &Caller, signature: Signature, at: DateTime<Utc>) -> SiteResult<Vec<TallyEvent>> {
     caller.require_active()?;
     let by = party_side(state, caller)?;
     if state.status != TallyStatus::Offered {
@@ -144,7 +139,7 @@ fn sign(
     if state.proposed_by == Some(by) {
         return Err(SiteError::Invalid("the proposer already signed; the other side must sign".into()));
     }
-    state.body.as_ref().ok_or(SiteError::TallyMissing)?.verify(by, &signature)?;
+    verify_side(state.body.as_ref().ok_or(SiteError::TallyMissing)?, by, &signature)?;
     Ok(vec![TallyEvent::TallyOpened { by, signature, at }])
 }
 
@@ -177,7 +172,7 @@ fn close(state: &TallyState, caller: &Caller, at: DateTime<Utc>) -> SiteResult<V
 }
 
 /// Checks a chit's place in the chain and returns its hash.
-fn check_chain(state: &TallyState, chit: &ChitBody) -> SiteResult<String> {
+fn check_chain(state: &TallyState, chit: &Chit) -> SiteResult<String> {
     if chit.tally_id != state.id {
         return Err(SiteError::Chit("chit names another tally".into()));
     }
@@ -191,14 +186,14 @@ fn check_chain(state: &TallyState, chit: &ChitBody) -> SiteResult<String> {
     if chit.memo.len() > MAX_TEXT_BYTES || chit.reference.len() > MAX_TEXT_BYTES {
         return Err(SiteError::Chit(format!("memo and reference are limited to {MAX_TEXT_BYTES} bytes")));
     }
-    Ok(chit.hash()?)
+    Ok(chit.hash())
 }
 
 fn issue_chit(
     state: &TallyState,
     caller: &Caller,
-    chit: ChitBody,
-    signature: SignatureB64,
+    chit: Chit,
+    signature: Signature,
     at: DateTime<Utc>,
 ) -> SiteResult<Vec<TallyEvent>> {
     caller.require_active()?;
@@ -213,7 +208,7 @@ fn issue_chit(
         return Err(SiteError::Chit("lift chits come only from a committed lift".into()));
     }
     let hash = check_chain(state, &chit)?;
-    body.side(chit.by).cert.public_key.verify(&chit.canonical_bytes()?, &signature)?;
+    chit.verify(&body.side(chit.by).cert.public_key, CHIT_PURPOSE, &signature)?;
     let balance = state.balance_milli.checked_add(chit.balance_delta_milli()).ok_or(SiteError::OverLimit)?;
     if balance < body.min_balance_milli() || balance > body.max_balance_milli() {
         return Err(SiteError::OverLimit);
@@ -261,7 +256,8 @@ pub fn lift_chit(
         date: at,
         memo: String::new(),
         reference: lift_id.to_string(),
-    };
-    let hash = chit.hash()?;
+    }
+    .sent()?;
+    let hash = chit.hash();
     Ok(TallyEvent::ChitIssued { chit, signature: None, hash, at })
 }

@@ -5,9 +5,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::body::{Side, TallyBody};
-use crate::site::chit::ChitBody;
-use crate::site::crypto::SignatureB64;
+use super::body::{Side, SignedTerms};
+use crate::crypto::Signature;
+use crate::site::chit::Chit;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
 #[serde(tag = "type")]
@@ -18,14 +18,14 @@ pub enum TallyEvent {
         at: DateTime<Utc>,
     },
     TallyOffered {
-        body: TallyBody,
+        body: SignedTerms,
         by: Side,
-        signature: SignatureB64,
+        signature: Signature,
         at: DateTime<Utc>,
     },
     TallyOpened {
         by: Side,
-        signature: SignatureB64,
+        signature: Signature,
         at: DateTime<Utc>,
     },
     TallyVoided {
@@ -43,8 +43,8 @@ pub enum TallyEvent {
     /// A party chit (signed by its issuer) or a lift chit (no party signature: the `LiftCommitted` event
     /// named in `chit.reference` authorises it, appended in the same atomic append).
     ChitIssued {
-        chit: ChitBody,
-        signature: Option<SignatureB64>,
+        chit: Chit,
+        signature: Option<Signature>,
         hash: String,
         at: DateTime<Utc>,
     },

@@ -10,7 +10,9 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use body::{PartyCertificate, Side, TallyBody, TallySide, Terms, MAX_TEXT_BYTES};
+pub use body::{
+    verify_side, PartyCertificate, Side, SignedTerms, TallyBody, TallySide, Terms, MAX_TEXT_BYTES, TALLY_PURPOSE,
+};
 pub use commands::{RegisteredKeys, TallyCommand};
 pub use decide::lift_chit;
 pub use events::TallyEvent;

@@ -5,9 +5,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::body::{Side, TallyBody};
+use super::body::{Side, SignedTerms};
 use super::events::TallyEvent;
-use crate::site::crypto::SignatureB64;
+use crate::crypto::Signature;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -43,10 +43,10 @@ pub struct TallyState {
     pub status: TallyStatus,
     /// The two CIDs a tally ticket brought together, before anyone proposed terms.
     pub parties: Vec<String>,
-    pub body: Option<TallyBody>,
+    pub body: Option<SignedTerms>,
     pub proposed_by: Option<Side>,
-    pub stock_signature: Option<SignatureB64>,
-    pub foil_signature: Option<SignatureB64>,
+    pub stock_signature: Option<Signature>,
+    pub foil_signature: Option<Signature>,
     pub balance_milli: i64,
     pub chit_count: u64,
     /// Hash of the last chit, or of the tally body before the first chit.
@@ -96,7 +96,7 @@ impl TallyState {
             TallyEvent::TallyOffered { body, by, signature, .. } => self.offered(body, *by, signature),
             TallyEvent::TallyOpened { by, signature, .. } => {
                 debug_assert_eq!(self.status, TallyStatus::Offered, "only an offer opens");
-                *self.signature_of(*by) = Some(signature.clone());
+                *self.signature_of(*by) = Some(*signature);
                 self.status = TallyStatus::Open;
             }
             TallyEvent::TallyVoided { .. } => self.status = TallyStatus::Void,
@@ -119,19 +119,18 @@ impl TallyState {
         self
     }
 
-    fn offered(&mut self, body: &TallyBody, by: Side, signature: &SignatureB64) {
+    fn offered(&mut self, body: &SignedTerms, by: Side, signature: &Signature) {
         debug_assert!(matches!(self.status, TallyStatus::Draft | TallyStatus::Offered), "offers precede opening");
         self.id = body.id;
-        // The body was canonicalised when it was decided, so hashing it again cannot fail.
-        self.head_hash = body.hash().expect("a decided tally body has canonical bytes");
+        self.head_hash = body.hash();
         self.body = Some(body.clone());
         self.proposed_by = Some(by);
-        *self.signature_of(by) = Some(signature.clone());
+        *self.signature_of(by) = Some(*signature);
         *self.signature_of(by.other()) = None;
         self.status = TallyStatus::Offered;
     }
 
-    fn signature_of(&mut self, side: Side) -> &mut Option<SignatureB64> {
+    fn signature_of(&mut self, side: Side) -> &mut Option<Signature> {
         match side {
             Side::Stock => &mut self.stock_signature,
             Side::Foil => &mut self.foil_signature,

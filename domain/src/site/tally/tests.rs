@@ -3,9 +3,9 @@ use ed25519_dalek::SigningKey;
 use uuid::Uuid;
 
 use super::*;
+use crate::crypto::{PublicKey, Signature};
 use crate::site::caller::Caller;
 use crate::site::chit::{ChitBody, ChitKind};
-use crate::site::crypto::{PublicKey, SignatureB64};
 use crate::site::error::{SiteError, SiteResult};
 use crate::site::lift::{decide_lift, CommitLift, LiftEvent};
 use crate::site::user::UserStatus;
@@ -52,14 +52,12 @@ fn caller(cid: &str) -> Caller {
 
 /// Both parties registered the keys their certificates name.
 fn keys(body: &TallyBody) -> RegisteredKeys {
-    [&body.stock, &body.foil]
-        .into_iter()
-        .map(|side| (side.cert.cid.clone(), [side.cert.public_key.clone()].into()))
-        .collect()
+    [&body.stock, &body.foil].into_iter().map(|side| (side.cert.cid.clone(), [side.cert.public_key].into())).collect()
 }
 
-fn propose(body: &TallyBody, cid: &str, signature: SignatureB64) -> TallyCommand {
-    TallyCommand::ProposeTally { caller: caller(cid), body: body.clone(), signature, keys: keys(body), at: t(1) }
+fn propose(body: &TallyBody, cid: &str, signature: Signature) -> TallyCommand {
+    let terms = body.clone().sent().unwrap();
+    TallyCommand::ProposeTally { caller: caller(cid), body: terms, signature, keys: keys(body), at: t(1) }
 }
 
 fn apply(state: TallyState, command: TallyCommand) -> SiteResult<TallyState> {
@@ -78,7 +76,7 @@ pub(crate) fn open_tally(id: Uuid, stock: &str, foil: &str, limit: i64) -> Tally
     apply(state, TallyCommand::SignTally { caller: caller(foil), signature, at: t(2) }).unwrap()
 }
 
-fn chit(state: &TallyState, by: Side, units_milli: i64) -> (ChitBody, SignatureB64) {
+fn chit(state: &TallyState, by: Side, units_milli: i64) -> (ChitBody, Signature) {
     let (index, prev_hash) = state.chain_head();
     let chit = ChitBody {
         id: Uuid::from_u128(u128::from(index) + 1000),
@@ -104,7 +102,7 @@ fn issuer(state: &TallyState, by: Side) -> Caller {
 fn issue(state: TallyState, by: Side, units: i64) -> SiteResult<TallyState> {
     let (chit, signature) = chit(&state, by, units);
     let caller = issuer(&state, by);
-    apply(state, TallyCommand::IssueChit { caller, chit, signature, at: t(3) })
+    apply(state, TallyCommand::IssueChit { caller, chit: chit.sent().unwrap(), signature, at: t(3) })
 }
 
 #[test]
@@ -112,10 +110,10 @@ fn negotiation_opens_with_both_signatures() {
     let state = open_tally(Uuid::from_u128(1), "alice", "bob", 1000);
     assert_eq!(state.status, TallyStatus::Open);
     assert!(state.stock_signature.is_some() && state.foil_signature.is_some());
-    let bytes = state.body.as_ref().unwrap().canonical_bytes().unwrap();
+
     let body = state.body.as_ref().unwrap();
     for (side, sig) in [(Side::Stock, &state.stock_signature), (Side::Foil, &state.foil_signature)] {
-        assert_eq!(body.side(side).cert.public_key.verify(&bytes, sig.as_ref().unwrap()), Ok(()));
+        assert_eq!(verify_side(body, side, sig.as_ref().unwrap()), Ok(()));
     }
 }
 
@@ -192,7 +190,10 @@ fn chits_chain_and_respect_limits() {
     stale.index -= 1;
     let signature = stale.sign(&key("bob")).unwrap();
     assert!(matches!(
-        Tally::decide(&state, TallyCommand::IssueChit { caller: caller("bob"), chit: stale, signature, at: t(4) }),
+        Tally::decide(
+            &state,
+            TallyCommand::IssueChit { caller: caller("bob"), chit: stale.sent().unwrap(), signature, at: t(4) }
+        ),
         Err(SiteError::Chit(_))
     ));
     assert!(matches!(issue(state.clone(), Side::Foil, 0), Err(SiteError::Chit(_))));
@@ -200,7 +201,10 @@ fn chits_chain_and_respect_limits() {
     let (chit, _) = chit(&state, Side::Foil, 5);
     let signature = chit.sign(&key("alice")).unwrap();
     assert!(matches!(
-        Tally::decide(&state, TallyCommand::IssueChit { caller: caller("bob"), chit, signature, at: t(4) }),
+        Tally::decide(
+            &state,
+            TallyCommand::IssueChit { caller: caller("bob"), chit: chit.sent().unwrap(), signature, at: t(4) }
+        ),
         Err(SiteError::Signature(_))
     ));
 }
@@ -259,8 +263,12 @@ fn lift_across_three_tallies_conserves_positions() {
 fn tally_at(n: u128, stock: &str, foil: &str, balance: i64, margins: (i64, i64)) -> TallyState {
     let mut state = open_tally(Uuid::from_u128(n), stock, foil, 1000);
     let body = state.body.as_mut().unwrap();
-    body.stock.terms.lift_margin_milli = margins.0;
-    body.foil.terms.lift_margin_milli = margins.1;
+    *body = body
+        .edited(|body| {
+            body.stock.terms.lift_margin_milli = margins.0;
+            body.foil.terms.lift_margin_milli = margins.1;
+        })
+        .unwrap();
     match balance {
         0 => state,
         b if b > 0 => issue(state, Side::Foil, b).unwrap(),
@@ -357,6 +365,7 @@ fn a_certificate_must_name_a_registered_device_key_of_each_party() {
     let signature = body.sign(&key("alice")).unwrap();
     let mut registered = keys(&body);
     registered.insert("bob".into(), [PublicKey::of(&key("other"))].into());
+    let body = body.sent().unwrap();
     let command = TallyCommand::ProposeTally { caller: caller("alice"), body, signature, keys: registered, at: t(1) };
     assert!(matches!(Tally::decide(&state, command), Err(SiteError::Invalid(m)) if m.contains("bob")));
 }
@@ -365,7 +374,7 @@ fn a_certificate_must_name_a_registered_device_key_of_each_party() {
 fn a_party_issues_chits_only_for_its_own_side() {
     let state = open_tally(Uuid::from_u128(42), "alice", "bob", 1000);
     let (chit, signature) = chit(&state, Side::Foil, 5);
-    let command = TallyCommand::IssueChit { caller: caller("alice"), chit, signature, at: t(4) };
+    let command = TallyCommand::IssueChit { caller: caller("alice"), chit: chit.sent().unwrap(), signature, at: t(4) };
     assert!(matches!(Tally::decide(&state, command), Err(SiteError::Chit(_))));
 }
 
@@ -375,10 +384,10 @@ fn nobody_acts_on_a_tally_while_the_site_is_locked_or_the_user_is_not_active() {
     let (chit, signature) = chit(&state, Side::Foil, 5);
     let locked_site = Caller { site_locked: true, ..caller("bob") };
     let command =
-        TallyCommand::IssueChit { caller: locked_site, chit: chit.clone(), signature: signature.clone(), at: t(4) };
+        TallyCommand::IssueChit { caller: locked_site, chit: chit.clone().sent().unwrap(), signature, at: t(4) };
     assert_eq!(Tally::decide(&state, command), Err(SiteError::SiteLocked));
     let locked_user = Caller { status: Some(UserStatus::Locked), ..caller("bob") };
-    let command = TallyCommand::IssueChit { caller: locked_user, chit, signature, at: t(4) };
+    let command = TallyCommand::IssueChit { caller: locked_user, chit: chit.sent().unwrap(), signature, at: t(4) };
     assert_eq!(Tally::decide(&state, command), Err(SiteError::UserNotActive("locked")));
 }
 

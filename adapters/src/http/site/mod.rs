@@ -2,8 +2,10 @@
 //! ([`SignedRequest`]); the answer is JSON `{"status": "ok", ...}` or an error `{"code", "message"}`.
 
 use chrono::{DateTime, Duration, Utc};
+mod wire;
+
 use domain::site::caller::Caller;
-use domain::site::requests::{SignedRequest, UserRequest, REPLAY_WINDOW_S};
+use domain::site::freshness::{check_fresh, REPLAY_WINDOW_S};
 use domain::site::SiteError;
 use events::Store;
 use projections::Views;
@@ -15,6 +17,8 @@ use warp::Filter;
 use super::{with, ApiError, MAX_BODY_BYTES};
 use crate::command::{CommandError, LogError};
 use crate::site::{admin, tallies, AppError};
+use wire::{MalformedRequest, ReceivedRequest};
+pub use wire::{RequestBody, SignedRequest, UserRequest, REQUEST_PURPOSE};
 
 pub fn routes(store: Store) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
     warp::path!("site" / "commands")
@@ -26,14 +30,20 @@ pub fn routes(store: Store) -> impl Filter<Extract = (Response,), Error = warp::
 }
 
 async fn handle(body: bytes::Bytes, store: Store) -> Response {
-    let request: SignedRequest = match serde_json::from_slice(&body) {
-        Ok(request) => request,
-        Err(err) => return ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", err.to_string()).into_response(),
+    let received = match SignedRequest::receive(&body) {
+        Ok(received) => received,
+        Err(MalformedRequest::Json(err)) => {
+            return ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", err.to_string()).into_response()
+        }
+        Err(MalformedRequest::Signature(err)) => {
+            return ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", err.to_string()).into_response()
+        }
     };
     let now = Utc::now();
-    let answer = match authenticate(&store, &request, now).await {
+    let answer = match authenticate(&store, &received, now).await {
         Ok(()) => {
-            dispatch(&store, &request.body.cid, request.body.request.clone(), request.body.key.clone(), now).await
+            let body = received.request.body;
+            dispatch(&store, &body.cid, body.request, body.key, now).await
         }
         Err(err) => Err(err),
     };
@@ -70,14 +80,14 @@ fn error_reply(err: AppError) -> ApiError {
 /// Authentication failures all read the same to the caller; the reason goes to the service log.
 fn unauthorized(message: &str) -> AppError {
     tracing::info!("refused a site command: {message}");
-    AppError::Refused(SiteError::Signature(domain::site::crypto::CryptoError::BadSignature))
+    AppError::Refused(SiteError::Signature(domain::crypto::CryptoError::BadSignature))
 }
 
 /// Checks freshness, the signature, the key's owner and the nonce.
-async fn authenticate(store: &Store, signed: &SignedRequest, now: DateTime<Utc>) -> Result<(), AppError> {
-    let body = &signed.body;
-    body.check_fresh(now)?;
-    signed.verify().map_err(|_| unauthorized("signature does not verify"))?;
+async fn authenticate(store: &Store, received: &ReceivedRequest, now: DateTime<Utc>) -> Result<(), AppError> {
+    let body = &received.request.body;
+    check_fresh(body.timestamp, &body.nonce, now)?;
+    received.verify().map_err(|_| unauthorized("signature does not verify"))?;
     if !matches!(body.request, UserRequest::RedeemConnectionTicket { .. }) {
         let user = admin::user(store, &body.cid).await.map_err(|_| unauthorized("unknown user"))?;
         if !user.device_keys.contains(&body.key) {
@@ -85,8 +95,10 @@ async fn authenticate(store: &Store, signed: &SignedRequest, now: DateTime<Utc>)
         }
     }
     let horizon = now - Duration::seconds(2 * REPLAY_WINDOW_S);
-    let fresh =
-        Views::of(store).remember_nonce(&body.key.0, &body.nonce, now, horizon).await.map_err(LogError::from)?;
+    let fresh = Views::of(store)
+        .remember_nonce(&body.key.to_base64url(), &body.nonce, now, horizon)
+        .await
+        .map_err(LogError::from)?;
     if !fresh {
         return Err(SiteError::Replayed.into());
     }
@@ -98,7 +110,7 @@ async fn dispatch(
     store: &Store,
     cid: &str,
     request: UserRequest,
-    key: domain::site::crypto::PublicKey,
+    key: domain::crypto::PublicKey,
     now: DateTime<Utc>,
 ) -> Result<Value, AppError> {
     Ok(match request {

@@ -1,6 +1,9 @@
+//! What a channel's record holds: each sealed message once.
+
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
     Data,
@@ -8,7 +11,7 @@ pub enum MessageKind {
 }
 
 /// One sealed message as the ledger keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StoredMessage {
     /// Hex of the channel's Ed25519 public key.
     pub channel: String,
@@ -21,8 +24,8 @@ pub struct StoredMessage {
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
 #[serde(tag = "type")]
-pub enum MamEvent {
+pub enum ChannelLogEvent {
     MamMessageStored(StoredMessage),
 }
