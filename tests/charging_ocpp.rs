@@ -112,7 +112,7 @@ async fn charging_end_to_end() {
         .with_ansi(false)
         .init();
 
-    let db = events::testkit::test_db("charging_e2e").await;
+    let db = projections::testkit::test_db("charging_e2e").await;
     let store = db.store.clone();
     let keys_dir = tempfile::tempdir().unwrap();
     let keys = ChargingKeys::load_or_create(keys_dir.path()).unwrap();

@@ -12,7 +12,7 @@ const CHANNELS: usize = 200;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_posts_each_get_their_own_signature_verdict() {
-    let store = events::testkit::test_store("mam_signatures").await;
+    let store = projections::testkit::test_store("mam_signatures").await;
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         let _ = stop_rx.wait_for(|s| *s).await;

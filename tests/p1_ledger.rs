@@ -29,7 +29,7 @@ fn telegram(seq: u32) -> String {
 
 #[tokio::test]
 async fn telegrams_spooled_through_a_ledger_outage_land_once_in_order() {
-    let store = events::testkit::test_store("p1_ledger").await;
+    let store = projections::testkit::test_store("p1_ledger").await;
     let dir = tempfile::tempdir().unwrap();
     let mut rng = ChaCha20Rng::seed_from_u64(11);
     let mut device =

@@ -18,8 +18,8 @@ use domain::site::tally::{PartyCertificate, Side, Tally, TallyCommand, TallyEven
 use domain::site::user::{Contact, User, UserEvent, UserStatus};
 use domain::{Aggregate, Decider};
 use ed25519_dalek::SigningKey;
-use events::testkit::test_db;
 use events::{Expected, Store};
+use projections::testkit::test_db;
 use uuid::Uuid;
 
 fn key(cid: &str) -> SigningKey {

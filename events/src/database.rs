@@ -8,6 +8,7 @@ use anyhow::Context;
 use tokio_postgres::NoTls;
 
 use crate::embedded::{EmbeddedPostgres, SUPERUSER};
+use crate::schema::Schema;
 
 /// The database name notch uses inside its embedded cluster.
 pub const EMBEDDED_DBNAME: &str = "notch";
@@ -20,10 +21,6 @@ const CLUSTER_SETUP_LOCK_KEY: i64 = 0x6e6f_7463_685f_7375; // "notch_su"
 /// How many times opening the embedded database starts (or adopts) its server again when the first connection
 /// fails. The server answered a probe moments before, so such a failure means it crashed in between.
 const EMBEDDED_OPEN_ATTEMPTS: u32 = 3;
-
-mod embedded_migrations {
-    refinery::embed_migrations!("../sql/migrations");
-}
 
 #[derive(Debug, Clone)]
 pub enum Target {
@@ -45,13 +42,15 @@ pub struct Database {
 }
 
 impl Database {
-    pub async fn open(target: &Target) -> anyhow::Result<Database> {
+    pub async fn open(target: &Target, schema: &Schema) -> anyhow::Result<Database> {
         match target {
-            Target::Embedded(data_dir) => Self::open_embedded(data_dir, EMBEDDED_DBNAME, false).await?.paced().await,
+            Target::Embedded(data_dir) => {
+                Self::open_embedded(data_dir, EMBEDDED_DBNAME, false, schema).await?.paced().await
+            }
             Target::Url(url) => {
                 let admin: tokio_postgres::Config =
                     url.parse().with_context(|| "DATABASE_URL is not a valid PostgreSQL connection string")?;
-                migrate(&admin).await?;
+                migrate(&admin, schema).await?;
                 let client = connect(&admin).await?;
                 let user = admin.get_user().unwrap_or("postgres").to_owned();
                 let is_member: bool =
@@ -74,16 +73,16 @@ impl Database {
 
     /// A fresh, migrated database `name` beside the target's own (for benchmarks); drop it with
     /// [`Database::drop_scratch`].
-    pub async fn open_scratch(target: &Target, name: &str) -> anyhow::Result<Database> {
+    pub async fn open_scratch(target: &Target, name: &str, schema: &Schema) -> anyhow::Result<Database> {
         match target {
-            Target::Embedded(data_dir) => Self::open_embedded(data_dir, name, false).await?.paced().await,
+            Target::Embedded(data_dir) => Self::open_embedded(data_dir, name, false, schema).await?.paced().await,
             Target::Url(url) => {
                 let base: tokio_postgres::Config =
                     url.parse().context("DATABASE_URL is not a valid connection string")?;
                 connect(&base).await?.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await?;
                 let mut admin = base.clone();
                 admin.dbname(name);
-                migrate(&admin).await?;
+                migrate(&admin, schema).await?;
                 Ok(Database { service: admin.clone(), admin, service_set_role: None, embedded: None })
             }
         }
@@ -99,12 +98,17 @@ impl Database {
     }
 
     /// Starts (or adopts) the embedded cluster under `data_dir` and opens database `dbname` in it.
-    pub async fn open_embedded(data_dir: &Path, dbname: &str, keep_running: bool) -> anyhow::Result<Database> {
+    pub async fn open_embedded(
+        data_dir: &Path,
+        dbname: &str,
+        keep_running: bool,
+        schema: &Schema,
+    ) -> anyhow::Result<Database> {
         let (embedded, maintenance) = start_and_connect(data_dir, keep_running).await?;
         // Roles are cluster-wide and advisory locks per database: serialise the whole set-up on the maintenance
         // database, so processes opening different databases of one cluster never race on the roles.
         maintenance.execute("SELECT pg_advisory_lock($1)", &[&CLUSTER_SETUP_LOCK_KEY]).await?;
-        let prepared = prepare_embedded(&maintenance, &embedded, dbname).await;
+        let prepared = prepare_embedded(&maintenance, &embedded, dbname, schema).await;
         maintenance.execute("SELECT pg_advisory_unlock($1)", &[&CLUSTER_SETUP_LOCK_KEY]).await?;
         let admin = prepared?;
         let service = embedded.config(SERVICE_ROLE, dbname);
@@ -164,6 +168,7 @@ async fn prepare_embedded(
     maintenance: &tokio_postgres::Client,
     embedded: &EmbeddedPostgres,
     dbname: &str,
+    schema: &Schema,
 ) -> anyhow::Result<tokio_postgres::Config> {
     let exists = maintenance.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&dbname]).await?.is_some();
     if !exists {
@@ -173,7 +178,7 @@ async fn prepare_embedded(
             .context("creating the notch database")?;
     }
     let admin = embedded.config(SUPERUSER, dbname);
-    migrate(&admin).await?;
+    migrate(&admin, schema).await?;
     let can_login: bool =
         maintenance.query_one("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", &[&SERVICE_ROLE]).await?.get(0);
     if !can_login {
@@ -193,11 +198,11 @@ pub async fn connect(config: &tokio_postgres::Config) -> anyhow::Result<tokio_po
     Ok(client)
 }
 
-/// Applies the migrations under sql/migrations, one migrator at a time.
-pub async fn migrate(admin: &tokio_postgres::Config) -> anyhow::Result<()> {
+/// Applies `schema`'s migrations, one migrator at a time.
+pub async fn migrate(admin: &tokio_postgres::Config, schema: &Schema) -> anyhow::Result<()> {
     let mut client = connect(admin).await?;
     client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;
-    let result = embedded_migrations::migrations::runner().run_async(&mut client).await;
+    let result = schema.runner().run_async(&mut client).await;
     client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY]).await?;
     result.context("applying migrations")?;
     Ok(())

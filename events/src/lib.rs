@@ -8,12 +8,14 @@ pub mod envelope;
 pub mod node;
 pub mod node_key;
 pub mod one_key_batch;
+pub mod schema;
 pub mod seal;
 pub mod store;
 pub mod testkit;
 pub mod writeback;
 
 pub use envelope::{Hash, NewEvent, RecordedEvent, SignedEvent};
+pub use schema::Schema;
 pub use store::{
     AppendError, Appended, AppendedStreams, Expected, Store, StoreError, StoreOptions, StreamAppend, Subscription,
     MAX_STREAMS_PER_APPEND,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use ed25519_dalek::SigningKey;
 
 use crate::database::Database;
+use crate::schema::Schema;
 use crate::store::{Store, StoreOptions};
 
 /// The shared cluster's directory: `NOTCH_TEST_PG_DIR`, else a per-user directory under the system temp dir.
@@ -24,10 +25,16 @@ pub struct TestDb {
     pub name: String,
 }
 
-/// A fresh database named after `label`, migrated, with an open store signing with a fresh node key.
+/// A fresh database named after `label` with only the log's schema, and an open store signing with a fresh node
+/// key. Tests above the log take `projections::testkit`, which adds the views' migrations.
 pub async fn test_db(label: &str) -> TestDb {
+    test_db_with(label, &Schema::log()).await
+}
+
+/// A fresh database named after `label`, brought to `schema`, with an open store.
+pub async fn test_db_with(label: &str, schema: &Schema) -> TestDb {
     let name = unique_name(label);
-    let database = Database::open_embedded(&cluster_dir(), &name, true)
+    let database = Database::open_embedded(&cluster_dir(), &name, true, schema)
         .await
         .unwrap_or_else(|err| panic!("starting the test database {name}: {err:#}"));
     let key = SigningKey::generate(&mut rand::rngs::OsRng);

@@ -3,7 +3,7 @@
 use events::database::{connect, Database, Target};
 use events::embedded::{EmbeddedPostgres, SUPERUSER};
 use events::testkit::cluster_dir;
-use events::{Expected, NewEvent, Store, StoreOptions};
+use events::{Expected, NewEvent, Schema, Store, StoreOptions};
 
 #[tokio::test]
 async fn a_database_url_is_migrated_and_served_as_the_service_role() {
@@ -15,7 +15,7 @@ async fn a_database_url_is_migrated_and_served_as_the_service_role() {
     maintenance.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
     let url = format!("host={} user=notch dbname={name}", cluster_dir().join("run").display());
 
-    let database = Database::open(&Target::Url(url)).await.unwrap();
+    let database = Database::open(&Target::Url(url), &Schema::log()).await.unwrap();
     assert_eq!(database.service_set_role.as_deref(), Some("notch_app"));
     let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
     let options = StoreOptions { pool_size: 2, set_role: database.service_set_role.clone(), ..Default::default() };
@@ -28,7 +28,6 @@ async fn a_database_url_is_migrated_and_served_as_the_service_role() {
     let err = client.batch_execute("DELETE FROM events").await.unwrap_err();
     assert_eq!(err.code(), Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE), "{err}");
     // Opening again (a restart) finds the schema in place.
-    Database::open(&Target::Url(format!("host={} user=notch dbname={name}", cluster_dir().join("run").display())))
-        .await
-        .unwrap();
+    let again = Target::Url(format!("host={} user=notch dbname={name}", cluster_dir().join("run").display()));
+    Database::open(&again, &Schema::log()).await.unwrap();
 }

@@ -7,13 +7,16 @@
 pub mod charging;
 pub mod home;
 pub mod runner;
+mod schema;
 pub mod site;
 pub mod stream_heads;
+pub mod testkit;
 pub mod views;
 
 use std::sync::Arc;
 
 pub use runner::{catch_up, rebuild, run, status, ProjectionStatus};
+pub use schema::schema;
 pub use views::{ViewError, Views};
 
 /// A view of the log.

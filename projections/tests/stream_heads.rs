@@ -1,8 +1,8 @@
 //! The runner against real PostgreSQL: catch-up, exactly-once, and rebuild equal to live.
 
-use events::testkit::test_db;
 use events::{Expected, NewEvent, Store};
 use projections::stream_heads::StreamHeads;
+use projections::testkit::test_db;
 use projections::{catch_up, rebuild};
 use serde_json::json;
 

@@ -28,7 +28,7 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         Some(hex) => parse_public_key(hex)?,
         None => NodeIdentity::pinned_key(&args.db.data_dir)?,
     };
-    let database = Database::open(&args.db.target()).await?;
+    let database = Database::open(&args.db.target(), &projections::schema()).await?;
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template("{spinner} audit [{bar:40}] {pos}/{len} events ({per_sec}, {eta} left)")
             .expect("a valid progress template")

@@ -5,6 +5,7 @@
 //! and open their connections before the clock starts (see [`seal_all`]), then send for
 //! `--warmup-seconds` (reported apart) before the measured `--seconds`.
 
+use crate::cli::scratch::with_scratch;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -73,14 +74,8 @@ pub async fn run(args: BenchMamArgs) -> anyhow::Result<ExitCode> {
         "--devices times (--warmup-seconds + --seconds) must be at most {MAX_MESSAGES} (every message is sealed \
          in memory first)"
     );
-    let scratch = format!("notch_bench_mam_{}", std::process::id());
-    let database = Database::open_scratch(&args.db.target(), &scratch).await?;
-    let result = measure(&args, &database).await;
-    if let Err(err) = database.drop_scratch().await {
-        tracing::warn!("dropping the scratch database {scratch}: {err:#}");
-    }
-    database.close().await;
-    let Outcome { msgs_per_s, not_stored, refused, latencies, warmup, seconds } = result?;
+    let outcome = with_scratch(&args.db, "mam", async |database| measure(&args, database).await).await?;
+    let Outcome { msgs_per_s, not_stored, refused, latencies, warmup, seconds } = outcome;
     let offered = args.devices;
     let ms = |histogram: &Histogram<u64>, quantile| (histogram.value_at_quantile(quantile) as f64).round() / 1000.0;
     let (p50, p99, warmup_p99) = (ms(&latencies, 0.50), ms(&latencies, 0.99), ms(&warmup.latencies, 0.99));

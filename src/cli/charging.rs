@@ -157,12 +157,9 @@ async fn open(db: &DbArgs, charging: &ChargingArgs) -> anyhow::Result<(Node, Cha
 /// Finds the certificate's subject in the authority's view (caught up first) and revokes in its stream.
 async fn revoke(service: &ChargingService, serial: &str, reason: &str) -> anyhow::Result<()> {
     projections::catch_up(service.store(), &projections::charging::ChargingViews).await?;
-    let client = service.store().pool().get().await?;
-    let row = client
-        .query_opt("SELECT subject_uid FROM charging.authority_certificates WHERE serial = $1", &[&serial])
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no certificate with serial {serial}"))?;
-    let uid = Uid::parse(row.get::<_, &str>(0))?;
+    let subject = projections::Views::of(service.store()).certificate_subject(serial).await?;
+    let subject = subject.ok_or_else(|| anyhow::anyhow!("no certificate with serial {serial}"))?;
+    let uid = Uid::parse(&subject)?;
     service.revoke_certificate(&uid, serial, reason, chrono::Utc::now()).await?;
     Ok(())
 }

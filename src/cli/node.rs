@@ -59,7 +59,7 @@ pub struct Node {
 impl Node {
     pub async fn open(args: &DbArgs, pool_size: usize) -> anyhow::Result<Node> {
         let identity = NodeIdentity::load_or_create(&args.data_dir)?;
-        let database = Database::open(&args.target()).await?;
+        let database = Database::open(&args.target(), &projections::schema()).await?;
         let options = StoreOptions { pool_size, set_role: database.service_set_role.clone(), ..Default::default() };
         let store = Store::open(database.service.clone(), identity.signing_key, options)
             .await

@@ -11,7 +11,7 @@ pub async fn with_scratch<T>(
     work: impl AsyncFnOnce(&Database) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
     let name = format!("notch_bench_{label}_{}", std::process::id());
-    let database = Database::open_scratch(&db.target(), &name).await?;
+    let database = Database::open_scratch(&db.target(), &name, &projections::schema()).await?;
     let result = work(&database).await;
     if let Err(err) = database.drop_scratch().await {
         tracing::warn!("dropping the scratch database {name}: {err:#}");

@@ -2,6 +2,7 @@
 //! authorities, charge points, sessions and bills. Built from the streams `charging-*`.
 
 mod apply;
+pub mod queries;
 
 use events::RecordedEvent;
 

@@ -28,6 +28,21 @@ const OPEN_TALLIES: &str = "SELECT coalesce(array_agg(tally_ix), '{}'), coalesce
      coalesce(array_agg(foil_ix), '{}'), coalesce(array_agg(stock_pays_milli), '{}'), \
      coalesce(array_agg(foil_pays_milli), '{}') FROM site.open_tallies";
 
+/// Every simple cycle through $1 of at most $2 hops with positive capacity. The positive edges are materialised
+/// once per query, as a recursive walk over them is what MyCHIPs runs.
+const CYCLES_THROUGH: &str = "
+WITH RECURSIVE edges AS MATERIALIZED (
+    SELECT tally_id::text || ':' || payer_side AS hop, payer_cid, payee_cid
+      FROM site.lift_edges WHERE capacity_milli > 0
+), walk(last_cid, visited, path, len) AS (
+    SELECT payee_cid, ARRAY[payer_cid, payee_cid], ARRAY[hop], 1 FROM edges WHERE payer_cid = $1
+    UNION ALL
+    SELECT e.payee_cid, w.visited || e.payee_cid, w.path || e.hop, w.len + 1
+      FROM walk w JOIN edges e ON e.payer_cid = w.last_cid
+     WHERE w.len < $2 AND w.last_cid <> $1 AND (e.payee_cid = $1 OR NOT e.payee_cid = ANY(w.visited))
+)
+SELECT path FROM walk WHERE last_cid = $1";
+
 /// Rows of a user's listing, at most.
 pub const MAX_LISTED_ROWS: i64 = 1000;
 
@@ -115,6 +130,22 @@ impl Views {
             cid,
         )
         .await
+    }
+
+    /// Every user's net position (what others owe them less what they owe), by cid.
+    pub async fn net_positions(&self) -> Result<Vec<(String, i64)>, ViewError> {
+        let client = self.client().await?;
+        let rows = client.query("SELECT cid, net_milli FROM report.balances ORDER BY cid", &[]).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// The lift benchmark's baseline: every simple cycle through `cid` of at most `max_len` hops with positive
+    /// capacity, found by a recursive query over the views as MyCHIPs does, as `tally:payer_side` lists.
+    pub async fn cycles_by_recursive_query(&self, cid: &str, max_len: usize) -> Result<Vec<Vec<String>>, ViewError> {
+        let client = self.client().await?;
+        let max_len = i32::try_from(max_len).unwrap_or(i32::MAX);
+        let rows = client.query(CYCLES_THROUGH, &[&cid, &max_len]).await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     async fn json_rows(&self, sql: &str, cid: &str) -> Result<Vec<Value>, ViewError> {

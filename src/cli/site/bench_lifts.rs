@@ -4,6 +4,7 @@
 //! cycles. Finally the whole network is cleared with `lift run`'s code, checking that no net position moved.
 //! Runs in a scratch database that is dropped afterwards.
 
+use crate::cli::scratch::with_scratch;
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -72,14 +73,7 @@ pub async fn run(args: BenchLiftsArgs) -> anyhow::Result<ExitCode> {
         println!("{}", if args.json { figures.to_string() } else { serde_json::to_string_pretty(&figures)? });
         return Ok(ExitCode::SUCCESS);
     }
-    let scratch = format!("notch_bench_lifts_{}", std::process::id());
-    let database = Database::open_scratch(&args.db.target(), &scratch).await?;
-    let result = measure(&args, &database).await;
-    if let Err(err) = database.drop_scratch().await {
-        tracing::warn!("dropping the scratch database {scratch}: {err:#}");
-    }
-    database.close().await;
-    let figures = result?;
+    let figures = with_scratch(&args.db, "lifts", async |database| measure(&args, database).await).await?;
     if args.json {
         println!("{figures}");
     } else {
@@ -142,14 +136,13 @@ async fn measure(args: &BenchLiftsArgs, database: &Database) -> anyhow::Result<s
     tracing::info!(notch_ms, graph_load_ms, "notch's finder done");
 
     let started = Instant::now();
-    let client = store.pool().get().await?;
+    let views = projections::Views::of(&store);
     let mut cte_cycles = Vec::new();
     for start_cid in &start_cids {
-        let rows = client.query(CTE, &[start_cid, &(args.max_len as i32)]).await?;
-        cte_cycles.push(rows.iter().map(|r| r.get::<_, Vec<String>>(0)).collect::<BTreeSet<_>>());
+        let cycles = views.cycles_by_recursive_query(start_cid, args.max_len).await?;
+        cte_cycles.push(cycles.into_iter().collect::<BTreeSet<_>>());
     }
     let cte_ms = started.elapsed().as_secs_f64() * 1000.0;
-    drop(client);
     tracing::info!(cte_ms, "recursive CTE done");
     for ((notch, cte), start_cid) in notch_cycles.iter().zip(&cte_cycles).zip(&start_cids) {
         anyhow::ensure!(
@@ -206,27 +199,10 @@ fn hop_name(tally: Uuid, payer: Side) -> String {
     format!("{tally}:{}", payer.as_str())
 }
 
-/// Every simple cycle through $1 of at most $2 hops with positive capacity, as `tally:payer_side` lists. The
-/// positive edges are materialised once per query, as a recursive walk over them is what MyCHIPs runs.
-const CTE: &str = "
-WITH RECURSIVE edges AS MATERIALIZED (
-    SELECT tally_id::text || ':' || payer_side AS hop, payer_cid, payee_cid
-      FROM site.lift_edges WHERE capacity_milli > 0
-), walk(last_cid, visited, path, len) AS (
-    SELECT payee_cid, ARRAY[payer_cid, payee_cid], ARRAY[hop], 1 FROM edges WHERE payer_cid = $1
-    UNION ALL
-    SELECT e.payee_cid, w.visited || e.payee_cid, w.path || e.hop, w.len + 1
-      FROM walk w JOIN edges e ON e.payer_cid = w.last_cid
-     WHERE w.len < $2 AND w.last_cid <> $1 AND (e.payee_cid = $1 OR NOT e.payee_cid = ANY(w.visited))
-)
-SELECT path FROM walk WHERE last_cid = $1";
-
 /// Every user's net position, from the views once they have caught up with the log.
 async fn net_positions(store: &Store) -> anyhow::Result<Vec<(String, i64)>> {
     projections::catch_up(store, &projections::site::SiteViews).await?;
-    let client = store.pool().get().await?;
-    let rows = client.query("SELECT cid, net_milli FROM report.balances ORDER BY cid", &[]).await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    Ok(projections::Views::of(store).net_positions().await?)
 }
 
 /// Users, then open tallies, each append in its own task (signing spreads over the cores), many in flight so
