@@ -1,6 +1,6 @@
 //! Answers the calls a charge point makes, through the charging service.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::frame::{self, ErrorCode, Frame};
 use super::messages::*;
@@ -63,54 +63,61 @@ async fn answer(service: &ChargingService, cp: &str, id: &str, request: ChargePo
             let status = status_of(service.authorize(cp, &request.id_tag, now).await, cp);
             frame::call_result(id, &AuthorizeConf { id_tag_info: IdTagInfo { status } })
         }
-        ChargePointRequest::StartTransaction(start) => {
-            let result = service
-                .start_charging(cp, start.connector_id, &start.id_tag, start.meter_start, start.timestamp, now)
-                .await;
-            let (transaction_id, status) = match result {
-                Ok(transaction_id) => (transaction_id, AuthorizationStatus::Accepted),
-                // OCPP requires a transaction id even when refusing; 0 is never one notch assigns.
-                Err(err) => (0, status_of(Err(err), cp)),
-            };
-            frame::call_result(id, &StartTransactionConf { id_tag_info: IdTagInfo { status }, transaction_id })
+        ChargePointRequest::StartTransaction(start) => start_transaction(service, cp, id, start, now).await,
+        ChargePointRequest::MeterValues(values) => meter_values(service, cp, id, values).await,
+        ChargePointRequest::StopTransaction(stop) => stop_transaction(service, cp, id, stop).await,
+    }
+}
+
+async fn start_transaction(
+    service: &ChargingService,
+    cp: &str,
+    id: &str,
+    start: StartTransactionReq,
+    now: DateTime<Utc>,
+) -> String {
+    let result =
+        service.start_charging(cp, start.connector_id, &start.id_tag, start.meter_start, start.timestamp, now).await;
+    let (transaction_id, status) = match result {
+        Ok(transaction_id) => (transaction_id, AuthorizationStatus::Accepted),
+        // OCPP requires a transaction id even when refusing; 0 is never one notch assigns.
+        Err(err) => (0, status_of(Err(err), cp)),
+    };
+    frame::call_result(id, &StartTransactionConf { id_tag_info: IdTagInfo { status }, transaction_id })
+}
+
+/// Records the energy register of each sampled value; other measurands are ignored.
+async fn meter_values(service: &ChargingService, cp: &str, id: &str, values: MeterValuesReq) -> String {
+    let Some(transaction_id) = values.transaction_id else {
+        return frame::call_result(id, &EmptyConf {});
+    };
+    if values.meter_value.len() > MAX_METER_VALUES {
+        return frame::call_error(id, ErrorCode::OccurenceConstraintViolation, "too many meterValue entries");
+    }
+    for value in &values.meter_value {
+        let Some(energy_wh) = value.sampled_value.iter().find_map(energy_register_wh) else {
+            continue;
+        };
+        let recorded =
+            service.record_meter_value(cp, transaction_id, values.connector_id, energy_wh, value.timestamp).await;
+        if let Err(err) = recorded {
+            return refusal(id, &err);
         }
-        ChargePointRequest::MeterValues(values) => {
-            let Some(transaction_id) = values.transaction_id else {
-                return frame::call_result(id, &EmptyConf {});
-            };
-            if values.meter_value.len() > MAX_METER_VALUES {
-                return frame::call_error(id, ErrorCode::OccurenceConstraintViolation, "too many meterValue entries");
-            }
-            for value in &values.meter_value {
-                let Some(energy_wh) = value.sampled_value.iter().find_map(energy_register_wh) else {
-                    continue;
-                };
-                let recorded = service
-                    .record_meter_value(cp, transaction_id, values.connector_id, energy_wh, value.timestamp)
-                    .await;
-                if let Err(err) = recorded {
-                    return refusal(id, &err);
-                }
-            }
-            frame::call_result(id, &EmptyConf {})
-        }
-        ChargePointRequest::StopTransaction(stop) => {
-            let data = stop.transaction_data.as_deref().unwrap_or_default();
-            if data.len() > MAX_METER_VALUES {
-                return frame::call_error(
-                    id,
-                    ErrorCode::OccurenceConstraintViolation,
-                    "too many transactionData entries",
-                );
-            }
-            match service.stop_charging(cp, stop.transaction_id, stop.meter_stop, stop.timestamp, stop.reason).await {
-                Ok(()) => frame::call_result(
-                    id,
-                    &StopTransactionConf { id_tag_info: Some(IdTagInfo { status: AuthorizationStatus::Accepted }) },
-                ),
-                Err(err) => refusal(id, &err),
-            }
-        }
+    }
+    frame::call_result(id, &EmptyConf {})
+}
+
+async fn stop_transaction(service: &ChargingService, cp: &str, id: &str, stop: StopTransactionReq) -> String {
+    let data = stop.transaction_data.as_deref().unwrap_or_default();
+    if data.len() > MAX_METER_VALUES {
+        return frame::call_error(id, ErrorCode::OccurenceConstraintViolation, "too many transactionData entries");
+    }
+    match service.stop_charging(cp, stop.transaction_id, stop.meter_stop, stop.timestamp, stop.reason).await {
+        Ok(()) => frame::call_result(
+            id,
+            &StopTransactionConf { id_tag_info: Some(IdTagInfo { status: AuthorizationStatus::Accepted }) },
+        ),
+        Err(err) => refusal(id, &err),
     }
 }
 

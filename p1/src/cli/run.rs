@@ -10,7 +10,7 @@ use notch_p1::device::{Accepted, Device};
 use notch_p1::mqtt::{MqttConfig, MqttSink};
 use notch_p1::publish::{self, PublishStats, PublisherConfig};
 use notch_p1::reader::{self, ReaderConfig, Stats};
-use notch_p1::serial::Preset;
+use notch_p1::serial::{LineSettings, Preset};
 use notch_p1::spool::SpoolConfig;
 use tokio::sync::mpsc;
 use tokio_serial::{DataBits, Parity};
@@ -65,7 +65,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("NOTCH_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
@@ -74,21 +74,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let mut line = args.dsmr.line_settings();
-    if let Some(baud) = args.baud {
-        line.baud_rate = baud;
-    }
-    match args.data_bits.as_deref() {
-        Some("7") => line.data_bits = DataBits::Seven,
-        Some(_) => line.data_bits = DataBits::Eight,
-        None => {}
-    }
-    match args.parity.as_deref() {
-        Some("none") => line.parity = Parity::None,
-        Some("even") => line.parity = Parity::Even,
-        Some(_) => line.parity = Parity::Odd,
-        None => {}
-    }
     let mut rng = rand_core::OsRng;
     let mut spool_config = SpoolConfig::new(args.data_dir.join("spool"));
     spool_config.max_bytes = args.spool_max_mib * 1024 * 1024;
@@ -100,7 +85,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
         "channel ready"
     );
 
-    let mut reader_config = ReaderConfig::new(args.port.clone(), line);
+    let mut reader_config = ReaderConfig::new(args.port.clone(), line_settings(&args));
     reader_config.silence_warning = Duration::from_secs(args.silence_warning_s);
     let stats = Arc::new(Stats::default());
     let (tx, mut rx) = mpsc::channel(64);
@@ -113,17 +98,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
         PublisherConfig::new(args.ledger_url.clone()),
         publish_stats.clone(),
     ));
-
-    let mqtt = args.mqtt_host.as_ref().map(|host| {
-        MqttSink::start(MqttConfig {
-            host: host.clone(),
-            port: args.mqtt_port,
-            client_id: format!("notch-p1-{}", &hex::encode(device.channel_public_key())[..12]),
-            prefix: args.mqtt_prefix.clone(),
-            plaintext: args.mqtt_plaintext,
-            credentials: args.mqtt_user.clone().zip(args.mqtt_password.clone()),
-        })
-    });
+    let mqtt = mqtt_sink(&args, &device);
 
     let mut report = tokio::time::interval(Duration::from_secs(600));
     loop {
@@ -154,4 +129,38 @@ async fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
         Ok(Err(e)) => Err(e.context("publishing to the ledger")),
         _ => Ok(ExitCode::FAILURE),
     }
+}
+
+/// The serial line: the DSMR version's settings, with any flag given taking precedence.
+fn line_settings(args: &RunArgs) -> LineSettings {
+    let mut line = args.dsmr.line_settings();
+    if let Some(baud) = args.baud {
+        line.baud_rate = baud;
+    }
+    match args.data_bits.as_deref() {
+        Some("7") => line.data_bits = DataBits::Seven,
+        Some(_) => line.data_bits = DataBits::Eight,
+        None => {}
+    }
+    match args.parity.as_deref() {
+        Some("none") => line.parity = Parity::None,
+        Some("even") => line.parity = Parity::Even,
+        Some(_) => line.parity = Parity::Odd,
+        None => {}
+    }
+    line
+}
+
+/// The optional plaintext/ciphertext mirror to an MQTT broker.
+fn mqtt_sink(args: &RunArgs, device: &Device) -> Option<MqttSink> {
+    args.mqtt_host.as_ref().map(|host| {
+        MqttSink::start(MqttConfig {
+            host: host.clone(),
+            port: args.mqtt_port,
+            client_id: format!("notch-p1-{}", &hex::encode(device.channel_public_key())[..12]),
+            prefix: args.mqtt_prefix.clone(),
+            plaintext: args.mqtt_plaintext,
+            credentials: args.mqtt_user.clone().zip(args.mqtt_password.clone()),
+        })
+    })
 }

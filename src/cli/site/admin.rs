@@ -152,43 +152,8 @@ async fn dispatch(node: &Node, db: &DbArgs, command: AdminCommand) -> anyhow::Re
     let store = &node.store;
     let now = Utc::now();
     match command {
-        AdminCommand::Init { name, host, port } => {
-            let path = key_file::path(&db.data_dir);
-            if path.exists() {
-                bail!("{} exists: this site has a key already", path.display());
-            }
-            let passphrase = key_file::passphrase("NOTCH_PASSPHRASE", "Passphrase for the site key: ", true)?;
-            let key = SigningKey::generate(&mut rand::rngs::OsRng);
-            let identity = SiteIdentity { name, host, port, site_key: PublicKey::of(&key) };
-            // Decide first (nothing written if refused), then keep the key, then record the site.
-            domain::site::site_aggregate::Site::check_init(&app::site(store).await?, &identity)?;
-            key_file::write(&path, &key, passphrase)?;
-            app::site_command(store, SiteCommand::InitSite { identity: identity.clone(), at: now }).await?;
-            println!("site {} initialised; key {}", identity.name, identity.site_key);
-        }
-        AdminCommand::Key { action } => {
-            let path = key_file::path(&db.data_dir);
-            let old = key_file::read(&path, key_file::passphrase("NOTCH_PASSPHRASE", "Passphrase: ", false)?)?;
-            let (identity, _) = app::site_identity(store).await?;
-            if PublicKey::of(&old) != identity.site_key {
-                bail!("the key in {} is not the site's current key", path.display());
-            }
-            match action {
-                KeyCommand::New => {
-                    let key = SigningKey::generate(&mut rand::rngs::OsRng);
-                    let passphrase = key_file::passphrase("NOTCH_PASSPHRASE", "Passphrase: ", false)?;
-                    key_file::write(&path, &key, passphrase)?;
-                    app::site_command(store, SiteCommand::RotateSiteKey { site_key: PublicKey::of(&key), at: now })
-                        .await?;
-                    println!("new site key {}", PublicKey::of(&key));
-                }
-                KeyCommand::Passphrase => {
-                    let new = key_file::passphrase("NOTCH_NEW_PASSPHRASE", "New passphrase: ", true)?;
-                    key_file::write(&path, &old, new)?;
-                    println!("site key re-encrypted");
-                }
-            }
-        }
+        AdminCommand::Init { name, host, port } => init(store, db, name, host, port, now).await?,
+        AdminCommand::Key { action } => key(store, db, action, now).await?,
         AdminCommand::User { action } => user(store, action, now).await?,
         AdminCommand::Ticket { cid, expires } => {
             let lifetime = expires
@@ -216,6 +181,54 @@ async fn dispatch(node: &Node, db: &DbArgs, command: AdminCommand) -> anyhow::Re
                 app::site_command(store, SiteCommand::SetConfig { key, value, at: now }).await?;
             }
         },
+    }
+    Ok(())
+}
+
+/// Decides first (nothing written if refused), then keeps the key, then records the site.
+async fn init(
+    store: &events::Store,
+    db: &DbArgs,
+    name: String,
+    host: String,
+    port: u16,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let path = key_file::path(&db.data_dir);
+    if path.exists() {
+        bail!("{} exists: this site has a key already", path.display());
+    }
+    let passphrase = key_file::passphrase("NOTCH_PASSPHRASE", "Passphrase for the site key: ", true)?;
+    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let identity = SiteIdentity { name, host, port, site_key: PublicKey::of(&key) };
+    domain::site::site_aggregate::Site::check_init(&app::site(store).await?, &identity)?;
+    key_file::write(&path, &key, passphrase)?;
+    app::site_command(store, SiteCommand::InitSite { identity: identity.clone(), at: now }).await?;
+    println!("site {} initialised; key {}", identity.name, identity.site_key);
+    Ok(())
+}
+
+/// Rotates the site key or re-encrypts it; either way the key file must hold the site's current key.
+async fn key(store: &events::Store, db: &DbArgs, action: KeyCommand, now: chrono::DateTime<Utc>) -> anyhow::Result<()> {
+    let path = key_file::path(&db.data_dir);
+    let old = key_file::read(&path, key_file::passphrase("NOTCH_PASSPHRASE", "Passphrase: ", false)?)?;
+    let (identity, _) = app::site_identity(store).await?;
+    if PublicKey::of(&old) != identity.site_key {
+        bail!("the key in {} is not the site's current key", path.display());
+    }
+    match action {
+        KeyCommand::New => {
+            let key = SigningKey::generate(&mut rand::rngs::OsRng);
+            let passphrase = key_file::passphrase("NOTCH_PASSPHRASE", "Passphrase: ", false)?;
+            key_file::write(&path, &key, passphrase)?;
+            app::site_command(store, SiteCommand::RotateSiteKey { site_key: PublicKey::of(&key), at: now }).await?;
+            println!("new site key {}", PublicKey::of(&key));
+        }
+        KeyCommand::Passphrase => {
+            let new = key_file::passphrase("NOTCH_NEW_PASSPHRASE", "New passphrase: ", true)?;
+            key_file::write(&path, &old, new)?;
+            println!("site key re-encrypted");
+        }
     }
     Ok(())
 }

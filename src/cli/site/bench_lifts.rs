@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use adapters::command::encode as to_new_event;
-use adapters::site::lifts::{load_graph, run_lifts, tally_ids, user_indexes};
+use adapters::site::lifts::{load_graph, run_lifts, tally_ids, user_indexes, LiftRun};
 use adapters::site::seed::{open_tally_events, Party};
 use anyhow::Context;
 use chrono::Utc;
@@ -108,43 +108,13 @@ async fn measure(args: &BenchLiftsArgs, database: &Database) -> anyhow::Result<s
     let project_s = started.elapsed().as_secs_f64();
     tracing::info!(project_s, "site views caught up");
 
-    // notch: everything it needs to answer from the database, from the five CIDs to the named cycles.
     let start_cids: Vec<String> = start_users(args.seed, args.users).into_iter().map(cid).collect();
+    let notch = find_with_notch(&store, args, &start_cids).await?;
     let started = Instant::now();
-    let starts = user_indexes(&store, &start_cids).await?;
-    let ledger = load_graph(&store).await?;
-    let graph_load_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let mut finder = Finder::new(ledger.graph.users());
-    let mut found = Vec::new();
-    for (start, start_cid) in starts.iter().zip(&start_cids) {
-        let start = start.with_context(|| format!("{start_cid} is not a user of the site"))?;
-        let cycles = finder.cycles_through(&ledger.graph, start, args.max_len, MAX_CYCLES_PER_USER);
-        anyhow::ensure!(cycles.len() < MAX_CYCLES_PER_USER, "too many cycles to compare; lower --max-len");
-        found.push(cycles);
-    }
-    let mut used: Vec<i32> =
-        found.iter().flatten().flatten().map(|&e| ledger.tally_ix[LiftGraph::tally_of(e)]).collect();
-    used.sort_unstable();
-    used.dedup();
-    let ids = tally_ids(&store, &used).await?;
-    let name = |e: EdgeIx| hop_name(ids[&ledger.tally_ix[LiftGraph::tally_of(e)]], LiftGraph::payer_side(e));
-    let notch_cycles: Vec<BTreeSet<Vec<String>>> = found
-        .iter()
-        .map(|cycles| cycles.iter().map(|edges| edges.iter().map(|&e| name(e)).collect()).collect())
-        .collect();
-    let notch_ms = started.elapsed().as_secs_f64() * 1000.0;
-    tracing::info!(notch_ms, graph_load_ms, "notch's finder done");
-
-    let started = Instant::now();
-    let views = projections::Views::of(&store);
-    let mut cte_cycles = Vec::new();
-    for start_cid in &start_cids {
-        let cycles = views.cycles_by_recursive_query(start_cid, args.max_len).await?;
-        cte_cycles.push(cycles.into_iter().collect::<BTreeSet<_>>());
-    }
+    let cte_cycles = find_with_recursive_query(&store, args, &start_cids).await?;
     let cte_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(cte_ms, "recursive CTE done");
-    for ((notch, cte), start_cid) in notch_cycles.iter().zip(&cte_cycles).zip(&start_cids) {
+    for ((notch, cte), start_cid) in notch.cycles.iter().zip(&cte_cycles).zip(&start_cids) {
         anyhow::ensure!(
             notch == cte,
             "the finders disagree for {start_cid}: notch {} cycles, CTE {} cycles",
@@ -152,29 +122,15 @@ async fn measure(args: &BenchLiftsArgs, database: &Database) -> anyhow::Result<s
             cte.len()
         );
     }
-    let cycles: usize = notch_cycles.iter().map(BTreeSet::len).sum();
-    drop(ledger);
-
-    let before = net_positions(&store).await?;
-    let started = Instant::now();
-    let run = run_lifts(&store, args.max_len, usize::MAX, Utc::now()).await?;
-    let clear_s = started.elapsed().as_secs_f64();
-    tracing::info!(clear_s, lifts = run.lifts, "network cleared: every lift committed to the log");
-    let started = Instant::now();
-    projections::catch_up(&store, &projections::site::SiteViews).await?;
-    let views_s = started.elapsed().as_secs_f64();
-    anyhow::ensure!(net_positions(&store).await? == before, "a lift changed a user's net position");
-    let mut after = load_graph(&store).await?;
-    anyhow::ensure!(
-        clear(&mut after.graph, args.max_len, 1).is_empty(),
-        "a cycle with capacity is left after clearing"
-    );
+    let cycles: usize = notch.cycles.iter().map(BTreeSet::len).sum();
+    let (run, clear_s, views_s) = clear_network(&store, args).await?;
+    let (notch_ms, graph_load_ms) = (notch.notch_ms, notch.graph_load_ms);
 
     Ok(json!({
         "users": args.users,
         "tallies": args.tallies,
         "max_len": args.max_len,
-        "start_users": starts.len(),
+        "start_users": start_cids.len(),
         "cycles": cycles,
         "notch_ms": round3(notch_ms),
         "cte_ms": round3(cte_ms),
@@ -189,6 +145,76 @@ async fn measure(args: &BenchLiftsArgs, database: &Database) -> anyhow::Result<s
         "cleared_milli": run.cleared_milli,
         "total_s": round3(whole_run.elapsed().as_secs_f64()),
     }))
+}
+
+/// Cycles through each start user, named `tally:payer_side`, as notch finds them.
+struct NotchFound {
+    cycles: Vec<BTreeSet<Vec<String>>>,
+    /// Everything notch needs to answer from the database, from the start CIDs to the named cycles.
+    notch_ms: f64,
+    graph_load_ms: f64,
+}
+
+async fn find_with_notch(store: &Store, args: &BenchLiftsArgs, start_cids: &[String]) -> anyhow::Result<NotchFound> {
+    let started = Instant::now();
+    let starts = user_indexes(store, start_cids).await?;
+    let ledger = load_graph(store).await?;
+    let graph_load_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let mut finder = Finder::new(ledger.graph.users());
+    let mut found = Vec::new();
+    for (start, start_cid) in starts.iter().zip(start_cids) {
+        let start = start.with_context(|| format!("{start_cid} is not a user of the site"))?;
+        let cycles = finder.cycles_through(&ledger.graph, start, args.max_len, MAX_CYCLES_PER_USER);
+        anyhow::ensure!(cycles.len() < MAX_CYCLES_PER_USER, "too many cycles to compare; lower --max-len");
+        found.push(cycles);
+    }
+    let mut used: Vec<i32> =
+        found.iter().flatten().flatten().map(|&e| ledger.tally_ix[LiftGraph::tally_of(e)]).collect();
+    used.sort_unstable();
+    used.dedup();
+    let ids = tally_ids(store, &used).await?;
+    let name = |e: EdgeIx| hop_name(ids[&ledger.tally_ix[LiftGraph::tally_of(e)]], LiftGraph::payer_side(e));
+    let cycles = found
+        .iter()
+        .map(|cycles| cycles.iter().map(|edges| edges.iter().map(|&e| name(e)).collect()).collect())
+        .collect();
+    let notch_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(notch_ms, graph_load_ms, "notch's finder done");
+    Ok(NotchFound { cycles, notch_ms, graph_load_ms })
+}
+
+async fn find_with_recursive_query(
+    store: &Store,
+    args: &BenchLiftsArgs,
+    start_cids: &[String],
+) -> anyhow::Result<Vec<BTreeSet<Vec<String>>>> {
+    let views = projections::Views::of(store);
+    let mut cte_cycles = Vec::new();
+    for start_cid in start_cids {
+        let cycles = views.cycles_by_recursive_query(start_cid, args.max_len).await?;
+        cte_cycles.push(cycles.into_iter().collect::<BTreeSet<_>>());
+    }
+    Ok(cte_cycles)
+}
+
+/// Runs lifts until no cycle has capacity, then checks that no user's net position moved. Returns the run, the
+/// seconds to clear and the seconds for the views to catch up.
+async fn clear_network(store: &Store, args: &BenchLiftsArgs) -> anyhow::Result<(LiftRun, f64, f64)> {
+    let before = net_positions(store).await?;
+    let started = Instant::now();
+    let run = run_lifts(store, args.max_len, usize::MAX, Utc::now()).await?;
+    let clear_s = started.elapsed().as_secs_f64();
+    tracing::info!(clear_s, lifts = run.lifts, "network cleared: every lift committed to the log");
+    let started = Instant::now();
+    projections::catch_up(store, &projections::site::SiteViews).await?;
+    let views_s = started.elapsed().as_secs_f64();
+    anyhow::ensure!(net_positions(store).await? == before, "a lift changed a user's net position");
+    let mut after = load_graph(store).await?;
+    anyhow::ensure!(
+        clear(&mut after.graph, args.max_len, 1).is_empty(),
+        "a cycle with capacity is left after clearing"
+    );
+    Ok((run, clear_s, views_s))
 }
 
 fn round3(x: f64) -> f64 {

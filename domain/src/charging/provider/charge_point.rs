@@ -142,84 +142,108 @@ impl Decider for ChargePoint {
             ChargePointCommand::EnableSocket { charge_point_id, request, context, at } => {
                 enable_socket(state, &charge_point_id, &request, &context, at)
             }
-            ChargePointCommand::StartCharging {
-                charge_point_id,
-                connector_id,
-                id_tag,
-                meter_start_wh,
-                started_at,
-                context,
-                at,
-            } => {
-                let (enabled_on, socket) = authorize(state, &id_tag, &context, at)?;
-                if enabled_on != connector_id {
-                    return Err(ChargePointError::WrongConnector {
-                        id_tag,
-                        enabled: enabled_on,
-                        requested: connector_id,
-                    });
-                }
-                if meter_start_wh < 0 {
-                    return Err(ChargePointError::NegativeMeter);
-                }
-                Ok(vec![ChargePointEvent::ChargingStarted {
-                    charge_point_id,
-                    transaction_id: state.transactions_started + 1,
-                    connector_id,
-                    uid: socket.uid.clone(),
-                    id_tag,
-                    certificate_serial: socket.certificate_serial.clone(),
-                    meter_start_wh,
-                    started_at,
-                    at,
-                }])
-            }
+            ChargePointCommand::StartCharging { .. } => start_charging(state, command),
             ChargePointCommand::RecordMeterValue { transaction_id, connector_id, energy_wh, sampled_at } => {
-                let session =
-                    state.sessions.get(&transaction_id).ok_or(ChargePointError::UnknownTransaction(transaction_id))?;
-                if energy_wh < session.last_energy_wh {
-                    return Err(ChargePointError::MeterWentBackwards {
-                        previous_wh: session.last_energy_wh,
-                        reading_wh: energy_wh,
-                    });
-                }
-                Ok(vec![ChargePointEvent::MeterValueRecorded { transaction_id, connector_id, energy_wh, sampled_at }])
+                record_meter_value(state, transaction_id, connector_id, energy_wh, sampled_at)
             }
-            ChargePointCommand::StopCharging { charge_point_id, transaction_id, meter_stop_wh, stopped_at, reason } => {
-                let session =
-                    state.sessions.get(&transaction_id).ok_or(ChargePointError::UnknownTransaction(transaction_id))?;
-                if meter_stop_wh < session.meter_start_wh {
-                    return Err(ChargePointError::MeterWentBackwards {
-                        previous_wh: session.meter_start_wh,
-                        reading_wh: meter_stop_wh,
-                    });
-                }
-                if stopped_at < session.started_at {
-                    return Err(ChargePointError::StopBeforeStart { started_at: session.started_at, stopped_at });
-                }
-                Ok(vec![
-                    ChargePointEvent::ChargingStopped { transaction_id, meter_stop_wh, stopped_at, reason },
-                    ChargePointEvent::BillRecorded {
-                        charge_point_id,
-                        transaction_id,
-                        connector_id: session.connector_id,
-                        uid: session.uid.clone(),
-                        id_tag: session.id_tag.clone(),
-                        certificate_serial: session.certificate_serial.clone(),
-                        meter_start_wh: session.meter_start_wh,
-                        meter_stop_wh,
-                        energy_wh: meter_stop_wh - session.meter_start_wh,
-                        started_at: session.started_at,
-                        stopped_at,
-                    },
-                ])
-            }
+            ChargePointCommand::StopCharging { .. } => stop_charging(state, command),
         }
     }
 
     fn evolve(state: ChargePointState, event: &ChargePointEvent) -> ChargePointState {
         state.evolve(event)
     }
+}
+
+fn start_charging(
+    state: &ChargePointState,
+    command: ChargePointCommand,
+) -> Result<Vec<ChargePointEvent>, ChargePointError> {
+    let ChargePointCommand::StartCharging {
+        charge_point_id,
+        connector_id,
+        id_tag,
+        meter_start_wh,
+        started_at,
+        context,
+        at,
+    } = command
+    else {
+        unreachable!("decide routes only StartCharging here")
+    };
+    let (enabled_on, socket) = authorize(state, &id_tag, &context, at)?;
+    if enabled_on != connector_id {
+        return Err(ChargePointError::WrongConnector { id_tag, enabled: enabled_on, requested: connector_id });
+    }
+    if meter_start_wh < 0 {
+        return Err(ChargePointError::NegativeMeter);
+    }
+    Ok(vec![ChargePointEvent::ChargingStarted {
+        charge_point_id,
+        transaction_id: state.transactions_started + 1,
+        connector_id,
+        uid: socket.uid.clone(),
+        id_tag,
+        certificate_serial: socket.certificate_serial.clone(),
+        meter_start_wh,
+        started_at,
+        at,
+    }])
+}
+
+fn record_meter_value(
+    state: &ChargePointState,
+    transaction_id: i32,
+    connector_id: u32,
+    energy_wh: i64,
+    sampled_at: DateTime<Utc>,
+) -> Result<Vec<ChargePointEvent>, ChargePointError> {
+    let session = state.sessions.get(&transaction_id).ok_or(ChargePointError::UnknownTransaction(transaction_id))?;
+    if energy_wh < session.last_energy_wh {
+        return Err(ChargePointError::MeterWentBackwards {
+            previous_wh: session.last_energy_wh,
+            reading_wh: energy_wh,
+        });
+    }
+    Ok(vec![ChargePointEvent::MeterValueRecorded { transaction_id, connector_id, energy_wh, sampled_at }])
+}
+
+/// The session ends and is billed in the same append: a stop without its bill cannot be recorded.
+fn stop_charging(
+    state: &ChargePointState,
+    command: ChargePointCommand,
+) -> Result<Vec<ChargePointEvent>, ChargePointError> {
+    let ChargePointCommand::StopCharging { charge_point_id, transaction_id, meter_stop_wh, stopped_at, reason } =
+        command
+    else {
+        unreachable!("decide routes only StopCharging here")
+    };
+    let session = state.sessions.get(&transaction_id).ok_or(ChargePointError::UnknownTransaction(transaction_id))?;
+    if meter_stop_wh < session.meter_start_wh {
+        return Err(ChargePointError::MeterWentBackwards {
+            previous_wh: session.meter_start_wh,
+            reading_wh: meter_stop_wh,
+        });
+    }
+    if stopped_at < session.started_at {
+        return Err(ChargePointError::StopBeforeStart { started_at: session.started_at, stopped_at });
+    }
+    Ok(vec![
+        ChargePointEvent::ChargingStopped { transaction_id, meter_stop_wh, stopped_at, reason },
+        ChargePointEvent::BillRecorded {
+            charge_point_id,
+            transaction_id,
+            connector_id: session.connector_id,
+            uid: session.uid.clone(),
+            id_tag: session.id_tag.clone(),
+            certificate_serial: session.certificate_serial.clone(),
+            meter_start_wh: session.meter_start_wh,
+            meter_stop_wh,
+            energy_wh: meter_stop_wh - session.meter_start_wh,
+            started_at: session.started_at,
+            stopped_at,
+        },
+    ])
 }
 
 fn enable_socket(
