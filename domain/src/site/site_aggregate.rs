@@ -160,19 +160,12 @@ impl Decider for Site {
                 state.config = config.clone();
             }
             SiteEvent::SiteKeyRotated { site_key, .. } => {
-                debug_assert!(state.site.is_some(), "a key is rotated on an initialised site");
-                if let Some(site) = state.site.as_mut() {
-                    site.site_key = *site_key;
-                }
+                state.site.as_mut().expect("a key is rotated on an initialised site").site_key = *site_key;
             }
             SiteEvent::SiteLocked { .. } => state.locked = true,
             SiteEvent::SiteUnlocked { .. } => state.locked = false,
             SiteEvent::SiteConfigChanged { key, value, .. } => {
-                let next = state.config.with(key, *value);
-                debug_assert!(next.is_ok(), "decide validated {key} = {value}");
-                if let Ok(next) = next {
-                    state.config = next;
-                }
+                state.config = state.config.with(key, *value).unwrap_or_else(|e| panic!("decide validated {key}: {e}"));
             }
             SiteEvent::LegacyLiftsAdopted { .. } => state.legacy_lifts_adopted = true,
         }

@@ -196,9 +196,15 @@ impl Decider for User {
         })
     }
 
+    /// Every event but the first follows a registration; one that does not means a corrupt stream.
     fn evolve(mut state: UserState, event: &UserEvent) -> UserState {
+        assert!(
+            state.registered || matches!(event, UserEvent::UserRegistered { .. }),
+            "{event:?} before UserRegistered"
+        );
         match event {
             UserEvent::UserRegistered { cid, name, contact, .. } => {
+                assert!(!state.registered, "a user registers once");
                 state.registered = true;
                 state.cid = cid.clone();
                 state.name = name.clone();
@@ -223,6 +229,12 @@ impl Decider for User {
 mod tests {
     use super::*;
     use ed25519_dalek::SigningKey;
+
+    #[test]
+    #[should_panic(expected = "before UserRegistered")]
+    fn an_event_before_the_registration_is_a_corrupt_stream() {
+        User::evolve(UserState::default(), &UserEvent::UserLocked { at: at() });
+    }
 
     fn at() -> DateTime<Utc> {
         DateTime::from_timestamp(1_700_000_000, 0).unwrap()

@@ -206,6 +206,13 @@ mod tests {
 
     const CARD: &str = "4111111111111111";
 
+    #[test]
+    #[should_panic(expected = "RelationshipTrusted before ConnectionRequested")]
+    fn an_event_before_the_connection_is_a_corrupt_stream() {
+        let uid = app_card().card.uid.clone();
+        Customer::evolve(CustomerState::default(), &CustomerEvent::RelationshipTrusted { uid, at: clock() });
+    }
+
     fn clock() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
     }

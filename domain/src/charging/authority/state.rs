@@ -36,9 +36,11 @@ pub struct CertificateStatus {
 }
 
 impl CustomerState {
+    /// The state after `event`; an event that cannot follow this state (decide would never have made it) panics.
     pub fn evolve(mut self, event: &CustomerEvent) -> CustomerState {
         match event {
             CustomerEvent::ConnectionRequested { uid, alias, public_key, .. } => {
+                assert!(self.relationship.is_none(), "a customer connects once");
                 self.relationship = Some(Relationship {
                     uid: uid.clone(),
                     alias: alias.clone(),
@@ -50,33 +52,34 @@ impl CustomerState {
                 });
             }
             CustomerEvent::BillingAccepted { card_last4, .. } => {
-                if let Some(r) = &mut self.relationship {
-                    r.card_last4 = Some(card_last4.clone());
-                }
+                let r = self.relationship_mut("BillingAccepted");
+                r.card_last4 = Some(card_last4.clone());
             }
             CustomerEvent::RelationshipTrusted { .. } => {
-                if let Some(r) = &mut self.relationship {
-                    r.trust = Trust::Trusted;
-                }
+                let r = self.relationship_mut("RelationshipTrusted");
+                r.trust = Trust::Trusted;
             }
             CustomerEvent::CredentialRegistered { provider_uid, id_tag, .. } => {
-                if let Some(r) = &mut self.relationship {
-                    r.credentials.insert(provider_uid.clone(), id_tag.clone());
-                }
+                let r = self.relationship_mut("CredentialRegistered");
+                r.credentials.insert(provider_uid.clone(), id_tag.clone());
             }
             CustomerEvent::CertificateIssued { certificate, .. } => {
-                if let Some(r) = &mut self.relationship {
-                    let status = CertificateStatus { expires_at: certificate.certificate.expires_at, revoked_at: None };
-                    r.certificates.insert(certificate.certificate.serial.clone(), status);
-                }
+                let status = CertificateStatus { expires_at: certificate.certificate.expires_at, revoked_at: None };
+                self.relationship_mut("CertificateIssued")
+                    .certificates
+                    .insert(certificate.certificate.serial.clone(), status);
             }
             CustomerEvent::CertificateRevoked { serial, at, .. } => {
-                if let Some(status) = self.relationship.as_mut().and_then(|r| r.certificates.get_mut(serial)) {
-                    status.revoked_at = Some(*at);
-                }
+                let status = self.relationship_mut("CertificateRevoked").certificates.get_mut(serial);
+                status.expect("a certificate is revoked after it was issued").revoked_at = Some(*at);
             }
         }
         self
+    }
+
+    /// Every event after the first was decided against a relationship: its absence means a corrupt stream.
+    fn relationship_mut(&mut self, event: &str) -> &mut Relationship {
+        self.relationship.as_mut().unwrap_or_else(|| panic!("{event} before ConnectionRequested"))
     }
 
     pub fn is_revoked(&self, serial: &str) -> bool {

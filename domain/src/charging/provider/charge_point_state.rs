@@ -34,6 +34,7 @@ pub struct Session {
 }
 
 impl ChargePointState {
+    /// The state after `event`; an event that cannot follow this state (decide would never have made it) panics.
     pub fn evolve(mut self, event: &ChargePointEvent) -> ChargePointState {
         match event {
             ChargePointEvent::ChargePointBooted { .. } => self.booted = true,
@@ -56,7 +57,8 @@ impl ChargePointState {
                 started_at,
                 ..
             } => {
-                self.enabled.remove(connector_id);
+                let socket = self.enabled.remove(connector_id);
+                assert!(socket.is_some(), "charging starts on an enabled socket");
                 self.transactions_started = self.transactions_started.max(*transaction_id);
                 self.sessions.insert(
                     *transaction_id,
@@ -72,12 +74,12 @@ impl ChargePointState {
                 );
             }
             ChargePointEvent::MeterValueRecorded { transaction_id, energy_wh, .. } => {
-                if let Some(session) = self.sessions.get_mut(transaction_id) {
-                    session.last_energy_wh = *energy_wh;
-                }
+                let session = self.sessions.get_mut(transaction_id);
+                session.expect("meter values belong to a started transaction").last_energy_wh = *energy_wh;
             }
             ChargePointEvent::ChargingStopped { transaction_id, .. } => {
-                self.sessions.remove(transaction_id);
+                let ended = self.sessions.remove(transaction_id);
+                assert!(ended.is_some(), "only a started transaction stops");
             }
             ChargePointEvent::BillRecorded { .. } => {}
         }

@@ -107,7 +107,8 @@ impl Decider for TrustList {
                 state.0.insert(authority_uid.clone(), *public_key);
             }
             TrustListEvent::AuthorityDistrusted { authority_uid, .. } => {
-                state.0.remove(authority_uid);
+                let removed = state.0.remove(authority_uid);
+                assert!(removed.is_some(), "only a trusted authority is distrusted");
             }
         }
         state

@@ -84,18 +84,18 @@ impl TallyState {
     }
 
     /// The state after `event`. Every event here was decided against the state before it, so one that does not
-    /// fit (a chit on a tally with no terms) means a corrupt stream, and debug builds say so.
+    /// fit (a chit on a tally with no terms) means a corrupt stream, and this panics.
     pub(super) fn evolve(mut self, event: &TallyEvent) -> TallyState {
         match event {
             TallyEvent::TallyDrafted { tally_id, parties, .. } => {
-                debug_assert_eq!(self.status, TallyStatus::Missing, "a tally is drafted once");
+                assert_eq!(self.status, TallyStatus::Missing, "a tally is drafted once");
                 self.id = *tally_id;
                 self.parties = parties.to_vec();
                 self.status = TallyStatus::Draft;
             }
             TallyEvent::TallyOffered { body, by, signature, .. } => self.offered(body, *by, signature),
             TallyEvent::TallyOpened { by, signature, .. } => {
-                debug_assert_eq!(self.status, TallyStatus::Offered, "only an offer opens");
+                assert_eq!(self.status, TallyStatus::Offered, "only an offer opens");
                 *self.signature_of(*by) = Some(*signature);
                 self.status = TallyStatus::Open;
             }
@@ -103,13 +103,13 @@ impl TallyState {
             TallyEvent::TallyClosing { .. } => self.status = TallyStatus::Closing,
             TallyEvent::TallyClosed { .. } => self.status = TallyStatus::Closed,
             TallyEvent::ChitIssued { chit, hash, .. } => {
-                debug_assert!(self.body.is_some(), "chits come after the terms");
+                assert!(self.body.is_some(), "chits come after the terms");
                 self.balance_milli += chit.balance_delta_milli();
                 self.chit_count += 1;
                 self.head_hash = hash.clone();
             }
             TallyEvent::TallyRebased { balance_milli, chit_count, head_hash, .. } => {
-                debug_assert!(*chit_count >= self.chit_count, "a rebase adds the chits the stream lacked");
+                assert!(*chit_count >= self.chit_count, "a rebase adds the chits the stream lacked");
                 self.balance_milli = *balance_milli;
                 self.chit_count = *chit_count;
                 self.head_hash = head_hash.clone();
@@ -120,7 +120,7 @@ impl TallyState {
     }
 
     fn offered(&mut self, body: &SignedTerms, by: Side, signature: &Signature) {
-        debug_assert!(matches!(self.status, TallyStatus::Draft | TallyStatus::Offered), "offers precede opening");
+        assert!(matches!(self.status, TallyStatus::Draft | TallyStatus::Offered), "offers precede opening");
         self.id = body.id;
         self.head_hash = body.hash();
         self.body = Some(body.clone());
