@@ -53,7 +53,7 @@ async fn concurrent_posts_each_get_their_own_signature_verdict() {
     }))
     .await;
     for ((envelope, good), status) in posts.iter().zip(&answers) {
-        let expected = if *good { 201 } else { 422 };
+        let expected = if *good { 201 } else { 401 };
         assert_eq!(*status, expected, "channel {}", envelope.channel);
         let stream = <domain::home::ChannelLog as domain::Aggregate>::stream_id(&envelope.channel);
         let stored = store.read_stream(&stream, 1, 10).await.unwrap();

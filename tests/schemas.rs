@@ -6,10 +6,11 @@ use std::path::PathBuf;
 
 use adapters::http::charging::{CertificateRequestBody, ConnectionRequestBody};
 use adapters::http::site::SignedRequest;
-use domain::charging::authority::CustomerEvent;
 use domain::charging::certificate::{Certificate, SocketRequest};
+use domain::charging::charge_point::ChargePointEvent;
 use domain::charging::contact_card::ContactCard;
-use domain::charging::provider::{ChargePointEvent, TrustListEvent};
+use domain::charging::customer::CustomerEvent;
+use domain::charging::trust_list::TrustListEvent;
 use domain::home::ChannelLogEvent;
 use domain::site::connection_ticket::ConnectionTicketEvent;
 use domain::site::lift::LiftEvent;

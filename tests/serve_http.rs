@@ -33,7 +33,7 @@ async fn the_http_api_serves_the_log_and_refuses_bad_appends_without_writing() {
     let (mut body, _) = append_body(&key, "acct-2", json!("any"), vec![NewEvent::new("Opened", &json!({ "n": 1 }))]);
     body = body.replace("\"n\":1", "\"n\":2");
     let (status, error) = serving.post("/streams/acct-2", body).await;
-    assert_eq!((status, error["code"].as_str()), (422, Some("bad_signature")), "{error}");
+    assert_eq!((status, error["code"].as_str()), (401, Some("bad_signature")), "{error}");
 
     let (body, _) = append_body(&key, "acct 1/ü", json!(7), vec![NewEvent::new("Moved", &json!({}))]);
     let (status, error) = serving.post("/streams/acct%201%2F%C3%BC", body).await;
@@ -55,7 +55,7 @@ async fn the_http_api_serves_the_log_and_refuses_bad_appends_without_writing() {
     let (status, stream) = serving.get("/streams/acct%201%2F%C3%BC?from=1").await;
     assert_eq!((status, stream["last_version"].as_i64()), (200, Some(1)));
     let (status, error) = serving.get("/streams/nothing-here").await;
-    assert_eq!((status, error["code"].as_str()), (404, Some("stream_not_found")));
+    assert_eq!((status, error["code"].as_str()), (404, Some("not_found")));
     let (status, error) = serving.get("/events?from=abc").await;
     assert_eq!((status, error["code"].as_str()), (400, Some("bad_query")));
     let (status, error) = serving.get("/no/such/route").await;

@@ -4,18 +4,15 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use domain::charging::authority::{
-    CertificateRequestCommand, Customer, CustomerCommand, CustomerError, CustomerEvent, ProviderIdTag,
-    RevokeCertificateCommand,
-};
 use domain::charging::billing::BillingDetails;
 use domain::charging::certificate::{Certificate, SignedCertificateRequest, SocketRequest};
+use domain::charging::charge_point::{authorize, ChargePoint, ChargePointCommand, ChargePointEvent, TrustContext};
 use domain::charging::contact_card::{ContactCard, ContactCardError};
-use domain::charging::provider::{
-    authorize, ChargePoint, ChargePointCommand, ChargePointError, ChargePointEvent, TrustContext, TrustList,
-    TrustListCommand, TrustListError,
+use domain::charging::customer::{
+    CertificateRequestCommand, Customer, CustomerCommand, CustomerEvent, ProviderIdTag, RevokeCertificateCommand,
 };
-use domain::charging::{PublicKey, Uid};
+use domain::charging::trust_list::{TrustList, TrustListCommand};
+use domain::charging::{ChargePointError, CustomerError, PublicKey, TrustListError, Uid};
 use events::Store;
 use rand::RngCore;
 

@@ -7,7 +7,7 @@ use chrono::Utc;
 use domain::charging::billing::BillingDetails;
 use domain::charging::certificate::{SignedCertificateRequest, SocketRequest};
 use domain::charging::contact_card::ContactCard;
-use domain::charging::provider::ChargePointError;
+use domain::charging::ChargePointError;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -76,7 +76,6 @@ fn card_reply(card: Result<ContactCard, ChargingError>) -> Response {
 fn parse<T: DeserializeOwned>(body: &Bytes, what: &str) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
-            StatusCode::BAD_REQUEST,
             "malformed_json",
             format!(
                 "the body is not a valid {what} (line {}, column {}, {:?} error)",
@@ -137,23 +136,17 @@ async fn enable_socket(body: Bytes, service: ChargingService) -> Response {
 fn error_reply(err: ChargingError) -> Response {
     let reply = match err {
         ChargingError::Log(err) => ApiError::from(err),
-        ChargingError::ContactCard(e) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_contact_card", e.to_string()),
-        ChargingError::Customer(e) => refusal(StatusCode::UNPROCESSABLE_ENTITY, authority_code(&e), e.to_string()),
-        ChargingError::TrustList(e) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "trust_refused", e.to_string()),
-        ChargingError::ChargePoint(e) => refusal(StatusCode::FORBIDDEN, charge_point_code(&e), e.to_string()),
+        ChargingError::ContactCard(e) => ApiError::new("invalid_contact_card", e.to_string()),
+        ChargingError::Customer(e) => ApiError::new(authority_code(&e), e.to_string()),
+        ChargingError::TrustList(e) => ApiError::new("trust_refused", e.to_string()),
+        ChargingError::ChargePoint(e) => ApiError::new(charge_point_code(&e), e.to_string()),
     };
     reply.into_response()
 }
 
-/// A refusal by the rules; a signature that does not verify is 401 in every context.
-fn refusal(status: StatusCode, code: &'static str, message: String) -> ApiError {
-    let status = if code == "bad_signature" { StatusCode::UNAUTHORIZED } else { status };
-    ApiError::new(status, code, message)
-}
-
-fn authority_code(err: &domain::charging::authority::CustomerError) -> &'static str {
-    use domain::charging::authority::CustomerError as E;
+fn authority_code(err: &domain::charging::CustomerError) -> &'static str {
     use domain::charging::billing::BillingError as B;
+    use domain::charging::CustomerError as E;
     match err {
         E::InvalidContactCard(_) => "invalid_contact_card",
         E::AlreadyConnected => "already_connected",

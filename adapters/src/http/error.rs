@@ -17,30 +17,32 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into() }
+    /// An answer with `code`; its status is the code's one status ([`super::codes`]).
+    pub fn new(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status: super::codes::status_of(code), code, message: message.into() }
     }
 }
 
 /// How every context answers a command the log could not take.
 impl From<LogError> for ApiError {
     fn from(err: LogError) -> ApiError {
-        let (status, code) = match &err {
-            LogError::Contended { .. } => (StatusCode::CONFLICT, "contended"),
-            LogError::TooLong { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "stream_too_long"),
-            LogError::Append(AppendError::Invalid { .. }) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_event"),
-            LogError::Corrupt { .. } | LogError::Append(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-            LogError::Views(projections::ViewError::Corrupt { .. }) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-            LogError::Store(_) | LogError::Views(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        let code = match &err {
+            LogError::Contended { .. } => "contended",
+            LogError::TooLong { .. } => "stream_too_long",
+            LogError::Append(AppendError::Invalid { .. }) => "invalid_event",
+            LogError::Corrupt { .. } | LogError::Append(_) => "internal",
+            LogError::Views(projections::ViewError::Corrupt { .. }) => "internal",
+            LogError::Store(_) | LogError::Views(_) => "unavailable",
         };
         let transient = matches!(err, LogError::Append(AppendError::Unavailable(_)));
         if transient {
-            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", err.to_string());
+            return ApiError::new("unavailable", err.to_string());
         }
-        if status.is_server_error() {
+        let answer = ApiError::new(code, err.to_string());
+        if answer.status.is_server_error() {
             tracing::warn!("a command failed in the log: {err}");
         }
-        ApiError::new(status, code, err.to_string())
+        answer
     }
 }
 
@@ -54,24 +56,20 @@ impl Reply for ApiError {
 /// Maps warp's rejections (no route, bad query, wrong method, body too large) to JSON errors.
 pub async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible> {
     let error = if rejection.is_not_found() {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+        ApiError::new("not_found", "no such resource")
     } else if let Some(err) = rejection.find::<warp::reject::InvalidQuery>() {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_query", err.to_string())
+        ApiError::new("bad_query", err.to_string())
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this resource")
+        ApiError::new("method_not_allowed", "method not allowed on this resource")
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the body exceeds {} bytes", super::MAX_BODY_BYTES),
-        )
+        ApiError::new("payload_too_large", format!("the body exceeds {} bytes", super::MAX_BODY_BYTES))
     } else if let Some(err) = rejection.find::<warp::reject::UnsupportedMediaType>() {
-        ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", err.to_string())
+        ApiError::new("unsupported_media_type", err.to_string())
     } else if let Some(err) = rejection.find::<warp::reject::LengthRequired>() {
-        ApiError::new(StatusCode::LENGTH_REQUIRED, "length_required", err.to_string())
+        ApiError::new("length_required", err.to_string())
     } else {
         tracing::warn!("unhandled rejection: {rejection:?}");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+        ApiError::new("internal", "internal error")
     };
     Ok(error.into_response())
 }

@@ -86,7 +86,7 @@ async fn read_stream(raw_id: String, page: Page, store: Store) -> Response {
     let limit = page.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
     match store.read_stream(&stream_id, from, limit).await {
         Ok(events) if events.is_empty() && from == 1 => {
-            ApiError::new(StatusCode::NOT_FOUND, "stream_not_found", format!("no stream {stream_id}")).into_response()
+            ApiError::new("not_found", format!("no stream {stream_id}")).into_response()
         }
         Ok(events) => {
             let version = events.last().map(|e| e.stream_version);
@@ -133,19 +133,13 @@ async fn append(raw_id: String, body: bytes::Bytes, store: Store) -> Response {
 
 async fn append_inner(raw_id: String, body: bytes::Bytes, store: Store) -> Result<Response, ApiError> {
     let stream_id = decode_segment(&raw_id)?;
-    let body: AppendBody = serde_json::from_slice(&body)
-        .map_err(|err| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("request body: {err}")))?;
+    let body: AppendBody =
+        serde_json::from_slice(&body).map_err(|err| ApiError::new("malformed_json", format!("request body: {err}")))?;
     let expected = match body.expected {
         WireExpected::Version(v) if v >= 1 => Expected::Exact(v),
         WireExpected::Word(w) if w == "any" => Expected::Any,
         WireExpected::Word(w) if w == "no_stream" => Expected::NoStream,
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_expected_version",
-                "expected is \"any\", \"no_stream\" or a version >= 1",
-            ))
-        }
+        _ => return Err(ApiError::new("bad_expected_version", "expected is \"any\", \"no_stream\" or a version >= 1")),
     };
     let events = body.events.into_iter().map(|e| wire_event(&stream_id, e)).collect::<Result<Vec<_>, _>>()?;
     match store.append_signed(&stream_id, expected, events).await {
@@ -163,9 +157,7 @@ async fn append_inner(raw_id: String, body: bytes::Bytes, store: Store) -> Resul
 }
 
 fn wire_event(stream_id: &str, event: WireEvent) -> Result<SignedEvent, ApiError> {
-    let bad = |what: &str| {
-        ApiError::new(StatusCode::BAD_REQUEST, "malformed_event", format!("event {}: {what}", event.event_id))
-    };
+    let bad = |what: &str| ApiError::new("malformed_event", format!("event {}: {what}", event.event_id));
     let signer: [u8; 32] = hex::decode(&event.signer)
         .ok()
         .and_then(|b| b.try_into().ok())
@@ -187,30 +179,30 @@ fn wire_event(stream_id: &str, event: WireEvent) -> Result<SignedEvent, ApiError
 }
 
 fn append_error(err: AppendError) -> ApiError {
-    let (status, code) = match &err {
-        AppendError::WrongExpectedVersion { .. } => (StatusCode::CONFLICT, "wrong_expected_version"),
-        AppendError::DuplicateEventId { .. } => (StatusCode::CONFLICT, "duplicate_event_id"),
-        AppendError::BadSignature { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "bad_signature"),
-        AppendError::UntrustedSigner { .. } => (StatusCode::FORBIDDEN, "untrusted_signer"),
-        AppendError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_event"),
+    let code = match &err {
+        AppendError::WrongExpectedVersion { .. } => "wrong_expected_version",
+        AppendError::DuplicateEventId { .. } => "duplicate_event_id",
+        AppendError::BadSignature { .. } => "bad_signature",
+        AppendError::UntrustedSigner { .. } => "untrusted_signer",
+        AppendError::Invalid { .. } => "invalid_event",
         AppendError::StreamMismatch { .. }
         | AppendError::RepeatedEventId { .. }
         | AppendError::BatchSize(_)
         | AppendError::StreamCount(_)
         | AppendError::RepeatedStream { .. }
-        | AppendError::EmptyStream { .. } => (StatusCode::BAD_REQUEST, "bad_append"),
-        AppendError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        | AppendError::EmptyStream { .. } => "bad_append",
+        AppendError::Unavailable(_) => "unavailable",
     };
-    ApiError::new(status, code, err.to_string())
+    ApiError::new(code, err.to_string())
 }
 
 fn unavailable(err: impl std::fmt::Display) -> ApiError {
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", format!("the log is unavailable: {err}"))
+    ApiError::new("unavailable", format!("the log is unavailable: {err}"))
 }
 
 fn decode_segment(raw: &str) -> Result<String, ApiError> {
     percent_encoding::percent_decode_str(raw)
         .decode_utf8()
         .map(|s| s.into_owned())
-        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_stream_id", "the stream id is not UTF-8"))
+        .map_err(|_| ApiError::new("bad_stream_id", "the stream id is not UTF-8"))
 }

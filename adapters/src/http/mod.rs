@@ -1,6 +1,7 @@
 //! The HTTP API on warp. Every error is JSON `{"code": "...", "message": "..."}` with a stable code.
 
 pub mod charging;
+pub mod codes;
 mod error;
 mod log;
 mod mam;

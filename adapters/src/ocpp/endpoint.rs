@@ -2,7 +2,6 @@
 
 use futures::{SinkExt, StreamExt};
 use warp::filters::ws::{Message, WebSocket, Ws};
-use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 use warp::Filter;
 
@@ -35,7 +34,6 @@ fn valid_charge_point_id(id: &str) -> bool {
 fn upgrade(charge_point_id: String, ws: Ws, protocols: Option<String>, service: ChargingService) -> Response {
     if !valid_charge_point_id(&charge_point_id) {
         return ApiError::new(
-            StatusCode::BAD_REQUEST,
             "bad_charge_point_id",
             format!("a charge point id is 1 to {MAX_CHARGE_POINT_ID_CHARS} of A-Z a-z 0-9 - _ ."),
         )
@@ -43,12 +41,8 @@ fn upgrade(charge_point_id: String, ws: Ws, protocols: Option<String>, service: 
     }
     let offers_ocpp16 = protocols.as_deref().unwrap_or_default().split(',').any(|p| p.trim() == SUBPROTOCOL);
     if !offers_ocpp16 {
-        return ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "subprotocol_required",
-            format!("connect with the websocket subprotocol {SUBPROTOCOL}"),
-        )
-        .into_response();
+        return ApiError::new("subprotocol_required", format!("connect with the websocket subprotocol {SUBPROTOCOL}"))
+            .into_response();
     }
     let reply =
         ws.max_message_size(MAX_WS_MESSAGE_BYTES).on_upgrade(move |socket| serve(socket, charge_point_id, service));

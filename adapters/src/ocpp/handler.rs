@@ -6,7 +6,7 @@ use super::frame::{self, ErrorCode, Frame};
 use super::messages::*;
 use super::registry::CallFailure;
 use crate::charging::{ChargingError, ChargingService};
-use domain::charging::provider::ChargePointError;
+use domain::charging::ChargePointError;
 
 /// Seconds between heartbeats the charge point is asked for.
 const HEARTBEAT_INTERVAL_S: u32 = 300;

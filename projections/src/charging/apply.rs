@@ -1,8 +1,9 @@
 //! One event into the charging tables. Events are read back with the domain's own types, so the views and
 //! the deciders never disagree about a field.
 
-use domain::charging::authority::{Customer, CustomerEvent};
-use domain::charging::provider::{ChargePoint, ChargePointEvent, TrustList, TrustListEvent};
+use domain::charging::charge_point::{ChargePoint, ChargePointEvent};
+use domain::charging::customer::{Customer, CustomerEvent};
+use domain::charging::trust_list::{TrustList, TrustListEvent};
 use domain::Aggregate;
 use events::RecordedEvent;
 use tokio_postgres::Transaction;

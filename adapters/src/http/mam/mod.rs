@@ -58,14 +58,10 @@ async fn store_message(
     heads: Heads,
     signatures: Signatures,
 ) -> Result<Response, ApiError> {
-    let bad = |code, message: String| ApiError::new(StatusCode::BAD_REQUEST, code, message);
     let envelope: ::mam::Envelope =
-        serde_json::from_slice(&body).map_err(|e| bad("malformed_json", format!("request body: {e}")))?;
-    let message = Arc::new(envelope.open().map_err(|e| bad("malformed_message", e.to_string()))?);
-    signatures
-        .verify(message.clone())
-        .await
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_signature", e.to_string()))?;
+        serde_json::from_slice(&body).map_err(|e| ApiError::new("malformed_json", format!("request body: {e}")))?;
+    let message = Arc::new(envelope.open().map_err(|e| ApiError::new("malformed_message", e.to_string()))?);
+    signatures.verify(message.clone()).await.map_err(|e| ApiError::new("bad_signature", e.to_string()))?;
     let stored = StoredMessage {
         channel: envelope.channel,
         index: message.index,
@@ -134,28 +130,26 @@ async fn refusal(
 }
 
 fn parse(event: &events::RecordedEvent) -> Result<ChannelLogEvent, ApiError> {
-    command::decode::<ChannelLogEvent>(event).map_err(|e| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt_stream", format!("event {}: {e}", event.event_id))
-    })
+    command::decode::<ChannelLogEvent>(event)
+        .map_err(|e| ApiError::new("internal", format!("corrupt stream: event {}: {e}", event.event_id)))
 }
 
 async fn fetch(address: String, store: Store) -> Result<Response, ApiError> {
     let bytes = hex::decode(&address)
         .ok()
         .filter(|b| b.len() == 32)
-        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "bad_address", "an address is 32 bytes of hex"))?;
+        .ok_or_else(|| ApiError::new("bad_address", "an address is 32 bytes of hex"))?;
     let found = projections::Views::of(&store).mam_message_at(&bytes).await.map_err(unavailable)?;
-    let stored =
-        found.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no_message", "no message at this address"))?;
+    let stored = found.ok_or_else(|| ApiError::new("not_found", "no message at this address"))?;
     let envelope =
         ::mam::Envelope { channel: hex::encode(stored.channel), index: stored.index, address, message: stored.message };
     Ok(warp::reply::json(&envelope).into_response())
 }
 
 fn conflict(code: &'static str, message: String) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, code, message)
+    ApiError::new(code, message)
 }
 
 fn unavailable(err: impl std::fmt::Display) -> ApiError {
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", format!("the log is unavailable: {err}"))
+    ApiError::new("unavailable", format!("the log is unavailable: {err}"))
 }

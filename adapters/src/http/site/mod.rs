@@ -10,7 +10,6 @@ use domain::site::SiteError;
 use events::Store;
 use projections::Views;
 use serde_json::{json, Value};
-use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 use warp::Filter;
 
@@ -32,11 +31,9 @@ pub fn routes(store: Store) -> impl Filter<Extract = (Response,), Error = warp::
 async fn handle(body: bytes::Bytes, store: Store) -> Response {
     let received = match SignedRequest::receive(&body) {
         Ok(received) => received,
-        Err(MalformedRequest::Json(err)) => {
-            return ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", err.to_string()).into_response()
-        }
+        Err(MalformedRequest::Json(err)) => return ApiError::new("malformed_json", err.to_string()).into_response(),
         Err(MalformedRequest::Signature(err)) => {
-            return ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", err.to_string()).into_response()
+            return ApiError::new("bad_signature", err.to_string()).into_response()
         }
     };
     let now = Utc::now();
@@ -61,20 +58,20 @@ fn error_reply(err: AppError) -> ApiError {
         CommandError::Refused(refusal) => refusal,
         CommandError::Log(err) => return ApiError::from(err),
     };
-    let (status, code) = match &refusal {
-        SiteError::TicketInvalid => (StatusCode::FORBIDDEN, "invalid_ticket"),
-        SiteError::SiteLocked => (StatusCode::FORBIDDEN, "site_locked"),
-        SiteError::UserNotActive(_) => (StatusCode::FORBIDDEN, "user_not_active"),
-        SiteError::Signature(_) => (StatusCode::UNAUTHORIZED, "bad_signature"),
-        SiteError::StaleRequest { .. } => (StatusCode::BAD_REQUEST, "stale_request"),
-        SiteError::OverLimit => (StatusCode::CONFLICT, "over_limit"),
-        SiteError::UserMissing | SiteError::TallyMissing => (StatusCode::NOT_FOUND, "not_found"),
-        SiteError::NotParty => (StatusCode::FORBIDDEN, "not_party"),
-        SiteError::TallyState(_) => (StatusCode::CONFLICT, "tally_state"),
-        SiteError::Replayed => (StatusCode::CONFLICT, "replayed"),
-        _ => (StatusCode::UNPROCESSABLE_ENTITY, "refused"),
+    let code = match &refusal {
+        SiteError::TicketInvalid => "invalid_ticket",
+        SiteError::SiteLocked => "site_locked",
+        SiteError::UserNotActive(_) => "user_not_active",
+        SiteError::Signature(_) => "bad_signature",
+        SiteError::StaleRequest { .. } => "stale_request",
+        SiteError::OverLimit => "over_limit",
+        SiteError::UserMissing | SiteError::TallyMissing => "not_found",
+        SiteError::NotParty => "not_party",
+        SiteError::TallyState(_) => "tally_state",
+        SiteError::Replayed => "replayed",
+        _ => "refused",
     };
-    ApiError::new(status, code, refusal.to_string())
+    ApiError::new(code, refusal.to_string())
 }
 
 /// Authentication failures all read the same to the caller; the reason goes to the service log.

@@ -6,6 +6,8 @@ mod commands;
 mod decide;
 mod events;
 mod state;
+#[cfg(test)]
+mod tests;
 
 pub use commands::ChannelLogCommand;
 pub use events::{ChannelLogEvent, MessageKind, StoredMessage};

@@ -1,57 +1,13 @@
-//! Committing a lift: a cycle of open tallies in which every user pays the next one the same amount, so
-//! no user's net position changes. The amount is the smallest hop capacity (or less, if asked).
+//! The Lift aggregate's rules.
 
-use chrono::{DateTime, Utc};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
-
-use super::config::MAX_LIFT_LEN;
-use super::error::{SiteError, SiteResult};
-use super::tally::{lift_chit, Side, TallyEvent, TallyState};
-use crate::{Aggregate, Decider};
-
-/// One hop of a lift: on `tally_id`, the `payer` side (user `payer_cid`) pays `payee_cid`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct LiftHop {
-    pub tally_id: Uuid,
-    pub payer: Side,
-    pub payer_cid: String,
-    pub payee_cid: String,
-    pub chit_id: Uuid,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
-#[serde(tag = "type")]
-pub enum LiftEvent {
-    LiftCommitted { lift_id: Uuid, units_milli: i64, hops: Vec<LiftHop>, at: DateTime<Utc> },
-}
-
-/// The Lift aggregate (stream `lift-<uuid>`): the record that authorises a lift's chits. [`decide_lift`] decides
-/// it together with its tallies' chits, and one atomic append stores them all, each tally's chit in that tally's
-/// own stream; a lift is committed once.
-pub struct Lift;
-
-/// Every stream of this aggregate starts with this, followed by its id.
-const STREAM_PREFIX: &str = "lift-";
-
-/// Whether the lift's stream holds its record yet.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LiftState {
-    pub committed: bool,
-}
-
-impl Aggregate for Lift {
-    type Id = Uuid;
-
-    fn stream_id(lift_id: &Uuid) -> String {
-        format!("{STREAM_PREFIX}{lift_id}")
-    }
-
-    fn owns_stream(stream_id: &str) -> bool {
-        stream_id.starts_with(STREAM_PREFIX)
-    }
-}
+use super::commands::CommitLift;
+use super::events::{LiftEvent, LiftHop};
+use super::state::LiftState;
+use super::Lift;
+use crate::site::config::MAX_LIFT_LEN;
+use crate::site::error::{SiteError, SiteResult};
+use crate::site::tally::{lift_chit, TallyEvent, TallyState};
+use crate::Decider;
 
 impl Decider for Lift {
     type State = LiftState;
@@ -71,16 +27,6 @@ impl Decider for Lift {
         debug_assert!(!state.committed, "a lift is committed once");
         LiftState { committed: true }
     }
-}
-
-/// A lift to commit: the hops in cycle order, each (tally, paying side, id of its lift chit).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct CommitLift {
-    pub lift_id: Uuid,
-    pub hops: Vec<(Uuid, Side, Uuid)>,
-    /// Move at most this much; None = the full capacity of the cycle.
-    pub max_units_milli: Option<i64>,
-    pub at: DateTime<Utc>,
 }
 
 /// The lift event and one lift chit per tally (in hop order), or a refusal if the hops are not a simple

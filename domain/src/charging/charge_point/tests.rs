@@ -1,14 +1,16 @@
 //! Charge point rules, with the certificate and the user's relationship made by the real authority decider.
 
 use super::*;
-use crate::charging::authority::{
-    CertificateRequestCommand, Customer, CustomerCommand, CustomerEvent, CustomerState, ProviderIdTag,
-    RevokeCertificateCommand,
-};
 use crate::charging::billing::{BillingDetails, CardTokenKey};
 use crate::charging::certificate::{Certificate, SignedCertificateRequest, SocketRequest, SocketRequestBody};
 use crate::charging::contact_card::ContactCard;
 use crate::charging::crypto::{PublicKey, Uid};
+use crate::charging::customer::{
+    CertificateRequestCommand, Customer, CustomerCommand, CustomerEvent, CustomerState, ProviderIdTag,
+    RevokeCertificateCommand,
+};
+use crate::charging::trust_list::TrustListState;
+use crate::charging::ChargePointError;
 use crate::Decider;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use ed25519_dalek::SigningKey;

@@ -1,4 +1,4 @@
-use super::charge_point_events::ChargePointEvent;
+use super::events::ChargePointEvent;
 use crate::charging::crypto::Uid;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;

@@ -1,129 +1,13 @@
-//! The rules of one charge point: who may use a socket (certificate checks), and the session from start to
-//! bill.
+//! The ChargePoint aggregate's rules.
 
-use super::charge_point_events::ChargePointEvent;
-use super::charge_point_state::{ChargePointState, EnabledSocket};
-use super::trust::TrustListState;
-use crate::charging::authority::CustomerState;
+use super::commands::{ChargePointCommand, TrustContext};
+use super::ChargePoint;
 use crate::charging::certificate::{is_fresh, SocketRequest};
-use crate::charging::crypto::Uid;
-use crate::{Aggregate, Decider};
+use crate::charging::charge_point::ChargePointEvent;
+use crate::charging::charge_point::{ChargePointState, EnabledSocket};
+use crate::charging::error::ChargePointError;
+use crate::Decider;
 use chrono::{DateTime, Utc};
-
-/// What the provider knows besides this charge point's stream: its own uid, the authorities it trusts
-/// (`charging-provider-trust`) and the certificate subject's relationship as the authority recorded it
-/// (`charging-user-<uid>`: credentials and revocations).
-#[derive(Debug, Clone)]
-pub struct TrustContext {
-    pub provider_uid: Uid,
-    pub authorities: TrustListState,
-    pub user: CustomerState,
-}
-
-#[derive(Debug, Clone)]
-pub enum ChargePointCommand {
-    RecordBoot {
-        charge_point_id: String,
-        vendor: String,
-        model: String,
-        at: DateTime<Utc>,
-    },
-    EnableSocket {
-        charge_point_id: String,
-        request: Box<SocketRequest>,
-        context: TrustContext,
-        at: DateTime<Utc>,
-    },
-    StartCharging {
-        charge_point_id: String,
-        connector_id: u32,
-        id_tag: String,
-        meter_start_wh: i64,
-        started_at: DateTime<Utc>,
-        context: TrustContext,
-        at: DateTime<Utc>,
-    },
-    RecordMeterValue {
-        transaction_id: i32,
-        connector_id: u32,
-        energy_wh: i64,
-        sampled_at: DateTime<Utc>,
-    },
-    StopCharging {
-        charge_point_id: String,
-        transaction_id: i32,
-        meter_stop_wh: i64,
-        stopped_at: DateTime<Utc>,
-        reason: Option<String>,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ChargePointError {
-    #[error("the socket request is not signed by the key it names")]
-    BadRequestSignature,
-    #[error("the socket request is signed by a key that is not the certificate's subject")]
-    WrongKey,
-    #[error("the certificate's issuer {0} is not an authority this provider trusts")]
-    UnknownAuthority(Uid),
-    #[error("the certificate's signature does not verify: it was altered or not issued by {0}")]
-    TamperedCertificate(Uid),
-    #[error("the certificate expired at {0}")]
-    CertificateExpired(DateTime<Utc>),
-    #[error("the certificate is not valid before {0}")]
-    CertificateNotYetValid(DateTime<Utc>),
-    #[error("certificate {0} is not in the authority's log")]
-    UnknownCertificate(String),
-    #[error("certificate {0} is revoked")]
-    CertificateRevoked(String),
-    #[error("the signed request is older or newer than five minutes")]
-    StaleRequest,
-    #[error("the request is for charge point {0}, not this one")]
-    WrongChargePoint(String),
-    #[error("the authority registered no credential for this user with this provider")]
-    NoCredential,
-    #[error("connector {0} does not exist (connectors count from 1)")]
-    InvalidConnector(u32),
-    #[error("connector {0} is in use")]
-    SocketBusy(u32),
-    #[error("id tag {0} is not enabled on this charge point")]
-    IdTagNotEnabled(String),
-    #[error("id tag {id_tag} is enabled on connector {enabled}, not {requested}")]
-    WrongConnector { id_tag: String, enabled: u32, requested: u32 },
-    #[error("no running transaction {0}")]
-    UnknownTransaction(i32),
-    #[error("the meter reads {reading_wh} Wh, below the {previous_wh} Wh already recorded")]
-    MeterWentBackwards { previous_wh: i64, reading_wh: i64 },
-    #[error("a meter reading must not be negative")]
-    NegativeMeter,
-    #[error("the transaction stops at {stopped_at}, before it started at {started_at}")]
-    StopBeforeStart { started_at: DateTime<Utc>, stopped_at: DateTime<Utc> },
-}
-
-pub struct ChargePoint;
-
-/// Every stream of this aggregate starts with this, followed by its id.
-const STREAM_PREFIX: &str = "charging-cp-";
-
-impl ChargePoint {
-    /// The charge point whose stream `stream_id` is.
-    pub fn charge_point_id(stream_id: &str) -> Option<&str> {
-        stream_id.strip_prefix(STREAM_PREFIX)
-    }
-}
-
-impl Aggregate for ChargePoint {
-    /// A charge point is named by its OCPP chargePointId.
-    type Id = str;
-
-    fn stream_id(charge_point_id: &str) -> String {
-        format!("{STREAM_PREFIX}{charge_point_id}")
-    }
-
-    fn owns_stream(stream_id: &str) -> bool {
-        stream_id.starts_with(STREAM_PREFIX)
-    }
-}
 
 impl Decider for ChargePoint {
     type State = ChargePointState;

@@ -1,0 +1,28 @@
+//! What the TallyTicket aggregate records.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
+#[serde(tag = "type")]
+pub enum TallyTicketEvent {
+    TallyTicketIssued {
+        token_hash: String,
+        issuer: String,
+        counterpart: Option<String>,
+        expires_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+    TallyTicketRedeemed {
+        issuer: String,
+        redeemer: String,
+        tally_id: Uuid,
+        at: DateTime<Utc>,
+    },
+    TallyTicketRefused {
+        reason: String,
+        at: DateTime<Utc>,
+    },
+}

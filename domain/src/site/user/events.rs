@@ -1,0 +1,18 @@
+//! What the User aggregate records.
+
+use super::state::Contact;
+use crate::crypto::PublicKey;
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
+#[serde(tag = "type")]
+pub enum UserEvent {
+    UserRegistered { cid: String, name: String, contact: Contact, at: DateTime<Utc> },
+    UserEdited { name: String, contact: Contact, at: DateTime<Utc> },
+    UserLocked { at: DateTime<Utc> },
+    UserUnlocked { at: DateTime<Utc> },
+    UserClosed { at: DateTime<Utc> },
+    DeviceKeyRegistered { key: PublicKey, ticket: Option<String>, at: DateTime<Utc> },
+}
