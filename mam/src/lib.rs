@@ -3,7 +3,7 @@
 //! Pure cryptography, no IO: the device seals with [`Channel`], the ledger stores
 //! [`SealedMessage`]s by address, a provider reads with [`Reader`] after receiving a [`Grant`].
 //! Every random byte comes from the caller's `RngCore + CryptoRng`. The exact byte constructions
-//! are in docs/p1-and-mam.md.
+//! are in docs/home.md.
 
 mod batch;
 mod channel;
