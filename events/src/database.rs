@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use tokio_postgres::NoTls;
 
-use crate::embedded::{EmbeddedPostgres, SUPERUSER};
+use embedded_pg::{EmbeddedPostgres, SUPERUSER};
 use crate::schema::Schema;
 
 /// The database name notch uses inside its embedded cluster.
@@ -116,7 +116,7 @@ impl Database {
     }
 
     /// With the embedded cluster: this database's files are written back little and often while this process runs
-    /// ([`crate::writeback`]). The test kit's databases are not paced: a test's appends are small.
+    /// ([`embedded_pg::writeback`]). The test kit's databases are not paced: a test's appends are small.
     async fn paced(mut self) -> anyhow::Result<Database> {
         if let Some(embedded) = self.embedded.as_mut() {
             let client = connect(&self.admin).await?;

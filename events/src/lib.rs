@@ -3,7 +3,6 @@
 
 pub mod audit;
 pub mod database;
-pub mod embedded;
 pub mod envelope;
 pub mod node;
 pub mod node_key;
@@ -12,7 +11,6 @@ pub mod schema;
 pub mod seal;
 pub mod store;
 pub mod testkit;
-pub mod writeback;
 
 pub use envelope::{Hash, NewEvent, RecordedEvent, SignedEvent};
 pub use schema::Schema;

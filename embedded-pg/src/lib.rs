@@ -9,6 +9,7 @@
 
 mod host;
 mod server_state;
+pub mod writeback;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;

@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use events::database::connect;
-use events::embedded::{EmbeddedPostgres, SUPERUSER};
+use embedded_pg::{EmbeddedPostgres, SUPERUSER};
 use events::testkit::cluster_dir;
 use tokio_postgres::Client;
 
