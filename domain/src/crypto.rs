@@ -20,7 +20,6 @@ use base64::Engine;
 use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
-use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -169,7 +168,8 @@ impl<'de> Deserialize<'de> for PublicKey {
     }
 }
 
-impl JsonSchema for PublicKey {
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for PublicKey {
     fn schema_name() -> String {
         "PublicKey".into()
     }
@@ -239,7 +239,8 @@ impl<'de> Deserialize<'de> for Signature {
     }
 }
 
-impl JsonSchema for Signature {
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Signature {
     fn schema_name() -> String {
         "Signature".into()
     }
@@ -370,7 +371,8 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Received<T> {
     }
 }
 
-impl<T: JsonSchema> JsonSchema for Received<T> {
+#[cfg(feature = "schema")]
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Received<T> {
     fn schema_name() -> String {
         T::schema_name()
     }

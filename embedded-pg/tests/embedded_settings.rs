@@ -4,8 +4,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use events::database::connect;
 use embedded_pg::{EmbeddedPostgres, SUPERUSER};
+use events::database::connect;
 use events::testkit::cluster_dir;
 use tokio_postgres::Client;
 

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use tokio_postgres::NoTls;
 
-use embedded_pg::{EmbeddedPostgres, SUPERUSER};
 use crate::schema::Schema;
+use embedded_pg::{EmbeddedPostgres, SUPERUSER};
 
 /// The database name notch uses inside its embedded cluster.
 pub const EMBEDDED_DBNAME: &str = "notch";

@@ -1,7 +1,7 @@
 //! `--database-url`: migrations with the URL's rights, then every pooled connection switched to the service role.
 
-use events::database::{connect, Database, Target};
 use embedded_pg::{EmbeddedPostgres, SUPERUSER};
+use events::database::{connect, Database, Target};
 use events::testkit::cluster_dir;
 use events::{Expected, NewEvent, Schema, Store, StoreOptions};
 

@@ -8,7 +8,6 @@ use domain::charging::billing::BillingDetails;
 use domain::charging::certificate::{SignedCertificateRequest, SocketRequest};
 use domain::charging::contact_card::ContactCard;
 use domain::charging::ChargePointError;
-use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
@@ -20,7 +19,8 @@ use super::{with, ApiError, MAX_BODY_BYTES};
 use crate::charging::{ChargingError, ChargingService};
 
 /// POST /charging/authority/connections
-#[derive(Deserialize, JsonSchema)]
+#[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionRequestBody {
     /// The app's exported contact card (base64).
@@ -28,7 +28,8 @@ pub struct ConnectionRequestBody {
 }
 
 /// POST /charging/authority/certificates
-#[derive(Deserialize, JsonSchema)]
+#[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CertificateRequestBody {
     pub request: SignedCertificateRequest,

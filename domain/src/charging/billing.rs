@@ -6,13 +6,13 @@ use blake2::digest::consts::U32;
 use blake2::digest::Mac;
 use blake2::Blake2bMac;
 use chrono::{DateTime, TimeZone, Utc};
-use schemars::JsonSchema;
 use serde::Deserialize;
 use std::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Exactly what the app posts. Deliberately not `Serialize`.
-#[derive(Clone, Deserialize, JsonSchema, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BillingDetails {
     /// 12 to 19 digits; spaces and dashes are ignored.

@@ -5,7 +5,6 @@
 
 use chrono::{DateTime, Duration, Utc};
 use ed25519_dalek::SigningKey;
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::crypto::{hex_key, hex_signature, verify_legacy, CryptoError, PublicKey, Signature, Uid};
@@ -20,26 +19,28 @@ pub const SOCKET_REQUEST_PURPOSE: Purpose = Purpose("notch/charging/socket-reque
 pub const REQUEST_FRESHNESS: Duration = Duration::minutes(5);
 pub const MAX_SERIAL_CHARS: usize = 64;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CertificateBody {
     pub serial: String,
     pub subject_uid: Uid,
     #[serde(with = "hex_key")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub subject_public_key: PublicKey,
     pub issuer_uid: Uid,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Certificate {
     pub certificate: Received<CertificateBody>,
     /// ed25519 by the issuer for `CERTIFICATE_PURPOSE` over JCS(certificate).
     #[serde(with = "hex_signature")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub signature: Signature,
 }
 
@@ -61,20 +62,22 @@ impl Certificate {
 
 /// What the app signs to ask for a certificate: which identity, and when (the billing details travel beside
 /// it, over TLS, and are never part of anything kept).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CertificateRequestProof {
     pub uid: Uid,
     pub requested_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignedCertificateRequest {
     pub proof: Received<CertificateRequestProof>,
     /// ed25519 by the uid's key for `CERTIFICATE_REQUEST_PURPOSE` over JCS(proof).
     #[serde(with = "hex_signature")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub signature: Signature,
 }
 
@@ -88,7 +91,8 @@ impl SignedCertificateRequest {
 
 /// What the app signs to use a socket: the certificate, the socket (from the socket's contact card meta),
 /// and when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SocketRequestBody {
     pub certificate: Certificate,
@@ -97,16 +101,17 @@ pub struct SocketRequestBody {
     pub requested_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SocketRequest {
     pub request: Received<SocketRequestBody>,
     #[serde(with = "hex_key")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub signer_public_key: PublicKey,
     /// ed25519 by `signer_public_key` for `SOCKET_REQUEST_PURPOSE` over JCS(request).
     #[serde(with = "hex_signature")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub signature: Signature,
 }
 

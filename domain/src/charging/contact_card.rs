@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use ed25519_dalek::SigningKey;
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::crypto::{hex_key, hex_signature, CryptoError, PublicKey, Signature, Uid};
@@ -19,13 +18,14 @@ const MAX_TRANSPORTS: usize = 8;
 const MAX_META_ENTRIES: usize = 16;
 const MAX_FIELD_CHARS: usize = 256;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ContactCardBody {
     pub alias: String,
     pub uid: Uid,
     #[serde(with = "hex_key")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub public_key: PublicKey,
     /// Where the identity can be reached, e.g. the service's base URL.
     pub transports: Vec<String>,
@@ -34,13 +34,14 @@ pub struct ContactCardBody {
     pub meta: Option<BTreeMap<String, String>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ContactCard {
     pub card: Received<ContactCardBody>,
     /// ed25519 by `card.public_key` for `CONTACT_CARD_PURPOSE` over JCS(card) as received.
     #[serde(with = "hex_signature")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub signature: Signature,
 }
 

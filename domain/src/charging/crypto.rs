@@ -6,13 +6,13 @@ use std::fmt;
 
 use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest};
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use crate::crypto::{hex_key, hex_signature, CryptoError, PublicKey, Signature};
 
 /// An identity's uid: lowercase hex of BLAKE2b-256 over the 32 raw bytes of its ed25519 public key.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct Uid(String);
 

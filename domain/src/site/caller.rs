@@ -1,13 +1,13 @@
 //! Who sends a user command, and what the site's and the user's own streams said about them when it arrived:
 //! the facts from outside an aggregate that its rules need. The command side loads them; `decide` judges them.
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::error::{SiteError, SiteResult};
 use super::user::{UserState, UserStatus};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Caller {
     pub cid: String,
     /// Whether the operator had locked the site (`SiteLocked`).

@@ -2,7 +2,6 @@
 //! previous chit; the first chit points at the tally's own hash), so either party can prove the order.
 
 use chrono::{DateTime, Utc};
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -12,7 +11,8 @@ use crate::crypto::{CryptoError, Purpose, Received, Signature};
 /// What a party's chit signature is for (see `crate::crypto`).
 pub const CHIT_PURPOSE: Purpose = Purpose("notch/site/chit/v1");
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ChitKind {
     Transaction,
@@ -32,7 +32,8 @@ impl ChitKind {
 
 /// The signed part of a chit. `by` is the side that gives value: a foil chit raises the balance (the foil
 /// owes the stock more), a stock chit lowers it. `units_milli` is always positive.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ChitBody {
     pub id: Uuid,
     pub tally_id: Uuid,

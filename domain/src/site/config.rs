@@ -1,6 +1,5 @@
 //! Site configuration: the defaults the admin sets with `notch admin config set KEY VALUE`.
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::error::{SiteError, SiteResult};
@@ -8,7 +7,8 @@ use super::error::{SiteError, SiteResult};
 /// Upper bound of a lift's cycle length; the finder's work grows with it, so the admin cannot set more.
 pub const MAX_LIFT_LEN: u32 = 12;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SiteConfig {
     /// How long a connection or tally ticket stays valid unless the issuer says otherwise.
     pub ticket_lifetime_s: i64,

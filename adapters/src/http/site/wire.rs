@@ -8,14 +8,14 @@ use chrono::{DateTime, Utc};
 use domain::crypto::{detach_signature, CryptoError, PublicKey, Purpose, Signature};
 use domain::site::chit::Chit;
 use domain::site::tally::SignedTerms;
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// What a request signature is for.
 pub const REQUEST_PURPOSE: Purpose = Purpose("notch/site/request/v1");
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum UserRequest {
     RedeemConnectionTicket { token: String },
@@ -34,7 +34,8 @@ pub enum UserRequest {
 }
 
 /// The part of the envelope the device signs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RequestBody {
     pub cid: String,
@@ -45,7 +46,8 @@ pub struct RequestBody {
 }
 
 /// The envelope as it travels.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignedRequest {
     #[serde(flatten)]

@@ -1,11 +1,11 @@
 use crate::charging::crypto::Uid;
 use chrono::{DateTime, Utc};
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// What happens at one charge point. `at` is the provider's clock; `started_at`, `sampled_at`, `stopped_at`
 /// are the charge point's own timestamps from OCPP.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type")]
 pub enum ChargePointEvent {
     ChargePointBooted {

@@ -2,20 +2,20 @@ use crate::charging::certificate::Certificate;
 use crate::charging::contact_card::ContactCard;
 use crate::charging::crypto::{PublicKey, Uid};
 use chrono::{DateTime, Utc};
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Everything the authority records about a user relationship. No event carries a card number or a CVC.
 // Events are serialized once, not held in bulk in memory, so variant sizes do not matter.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type")]
 pub enum CustomerEvent {
     ConnectionRequested {
         uid: Uid,
         alias: String,
         #[serde(with = "crate::crypto::hex_key")]
-        #[schemars(with = "String")]
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         public_key: PublicKey,
         contact_card: ContactCard,
         at: DateTime<Utc>,

@@ -2,12 +2,12 @@
 
 use crate::site::tally::Side;
 use chrono::{DateTime, Utc};
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// A lift to commit: the hops in cycle order, each (tally, paying side, id of its lift chit).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CommitLift {
     pub lift_id: Uuid,
     pub hops: Vec<(Uuid, Side, Uuid)>,

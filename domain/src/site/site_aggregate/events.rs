@@ -4,10 +4,10 @@ use super::state::SiteIdentity;
 use crate::crypto::PublicKey;
 use crate::site::config::SiteConfig;
 use chrono::{DateTime, Utc};
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::IntoStaticStr)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type")]
 pub enum SiteEvent {
     SiteInitialised { identity: SiteIdentity, config: SiteConfig, at: DateTime<Utc> },

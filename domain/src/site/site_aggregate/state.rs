@@ -2,7 +2,6 @@
 
 use crate::crypto::PublicKey;
 use crate::site::config::SiteConfig;
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -14,7 +13,8 @@ pub struct SiteState {
     pub legacy_lifts_adopted: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SiteIdentity {
     pub name: String,
     pub host: String,

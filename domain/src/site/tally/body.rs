@@ -2,7 +2,6 @@
 //! the text they agree to. It holds no signatures, so both sign the same canonical bytes.
 
 use chrono::{DateTime, Utc};
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -20,7 +19,8 @@ pub type SignedTerms = Received<TallyBody>;
 /// Bound on memo and agreement text: they are signed and stored in every replay.
 pub const MAX_TEXT_BYTES: usize = 4000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Side {
     /// The creditor side: a positive balance is an asset of the stock holder.
@@ -46,7 +46,8 @@ impl Side {
 }
 
 /// One party as the tally names it (MyCHIPs' tally "cert").
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PartyCertificate {
     pub cid: String,
     pub name: String,
@@ -55,7 +56,8 @@ pub struct PartyCertificate {
     pub public_key: PublicKey,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Terms {
     /// Credit this side grants the other: how far the balance may move against this side.
     pub credit_limit_milli: i64,
@@ -64,14 +66,16 @@ pub struct Terms {
     pub lift_margin_milli: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TallySide {
     pub cert: PartyCertificate,
     pub terms: Terms,
 }
 
 /// The part of a tally both parties sign.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TallyBody {
     pub id: Uuid,
     pub version: u32,

@@ -1,7 +1,6 @@
 //! What a tally's stream says about it: where in its life it is (draft → offered → open → closing → closed, or
 //! void), the terms both signed, and its chit chain's balance and head.
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -9,7 +8,8 @@ use super::body::{Side, SignedTerms};
 use super::events::TallyEvent;
 use crate::crypto::Signature;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TallyStatus {
     /// No stream yet: the state a command meets before `TallyDrafted`.
