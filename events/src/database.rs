@@ -198,11 +198,38 @@ pub async fn connect(config: &tokio_postgres::Config) -> anyhow::Result<tokio_po
     Ok(client)
 }
 
+/// Moves the history rows of renumbered migrations ([`crate::schema::Renumbered`]) to their new versions, in one
+/// statement each, so the runner sees the history the schema expects.
+async fn renumber(client: &tokio_postgres::Client, schema: &Schema) -> anyhow::Result<()> {
+    let has_history: bool =
+        client.query_one("SELECT to_regclass('refinery_schema_history') IS NOT NULL", &[]).await?.get(0);
+    if !has_history {
+        return Ok(());
+    }
+    for (old_version, name, new_version, checksum) in schema.renumberings() {
+        let moved = client
+            .execute(
+                "UPDATE refinery_schema_history SET version = $3, checksum = $4 WHERE version = $1 AND name = $2",
+                &[&old_version, &name, &new_version, &checksum],
+            )
+            .await?;
+        if moved > 0 {
+            tracing::info!(
+                "migration {name} renumbered from V{old_version} to V{new_version} in this database's history"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Applies `schema`'s migrations, one migrator at a time.
 pub async fn migrate(admin: &tokio_postgres::Config, schema: &Schema) -> anyhow::Result<()> {
     let mut client = connect(admin).await?;
     client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;
-    let result = schema.runner().run_async(&mut client).await;
+    let result = match renumber(&client, schema).await {
+        Ok(()) => schema.runner().run_async(&mut client).await.map_err(anyhow::Error::from),
+        Err(err) => Err(err),
+    };
     client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY]).await?;
     result.context("applying migrations")?;
     Ok(())
