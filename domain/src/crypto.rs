@@ -64,35 +64,44 @@ pub fn blake2b_hex(bytes: &[u8]) -> String {
     hex::encode(Blake2b::<U32>::digest(bytes))
 }
 
-/// An ed25519 public key; only a valid point can be one.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PublicKey(VerifyingKey);
+/// An ed25519 public key as its 32 bytes. Whether they are a valid point is checked where a key enters from
+/// outside ([`PublicKey::check`]: a registration, a contact card) and by every verification, not each time a key
+/// is read back from the log or a view: decompressing a point costs as much as hashing a kilobyte, and a lift run
+/// reads hundreds of thousands of tallies, each with two keys.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PublicKey([u8; 32]);
 
 impl PublicKey {
     pub fn of(key: &SigningKey) -> PublicKey {
-        PublicKey(key.verifying_key())
+        PublicKey(key.verifying_key().to_bytes())
     }
 
     pub fn from_verifying_key(key: VerifyingKey) -> PublicKey {
-        PublicKey(key)
+        PublicKey(key.to_bytes())
     }
 
-    pub fn verifying_key(&self) -> &VerifyingKey {
-        &self.0
+    /// The key as a curve point; `MalformedKey` when the bytes are not one.
+    pub fn verifying_key(&self) -> Result<VerifyingKey, CryptoError> {
+        VerifyingKey::from_bytes(&self.0).map_err(|_| CryptoError::MalformedKey)
+    }
+
+    /// Refuses bytes that are not a valid point: for keys that enter from outside, before they are kept.
+    pub fn check(&self) -> Result<(), CryptoError> {
+        self.verifying_key().map(drop)
     }
 
     pub fn as_bytes(&self) -> &[u8; 32] {
-        self.0.as_bytes()
+        &self.0
     }
 
+    /// 32 bytes; whether they are a point is [`PublicKey::check`]'s question.
     pub fn from_bytes(bytes: &[u8]) -> Result<PublicKey, CryptoError> {
-        let bytes: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::MalformedKey)?;
-        VerifyingKey::from_bytes(&bytes).map(PublicKey).map_err(|_| CryptoError::MalformedKey)
+        bytes.try_into().map(PublicKey).map_err(|_| CryptoError::MalformedKey)
     }
 
     /// Unpadded base64url of the 32 bytes (a MyCHIPs agent id, a site's device key).
     pub fn to_base64url(&self) -> String {
-        URL_SAFE_NO_PAD.encode(self.0.as_bytes())
+        URL_SAFE_NO_PAD.encode(self.0)
     }
 
     pub fn from_base64url(text: &str) -> Result<PublicKey, CryptoError> {
@@ -101,7 +110,7 @@ impl PublicKey {
 
     /// 64 lowercase hex digits.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0.as_bytes())
+        hex::encode(self.0)
     }
 
     pub fn from_hex(text: &str) -> Result<PublicKey, CryptoError> {
@@ -116,7 +125,8 @@ impl PublicKey {
         canonical: &[u8],
         signature: &Signature,
     ) -> Result<(), CryptoError> {
-        self.0.verify_strict(&signing_bytes(purpose, canonical), &signature.0).map_err(|_| CryptoError::BadSignature)
+        let key = self.verifying_key()?;
+        key.verify_strict(&signing_bytes(purpose, canonical), &signature.0).map_err(|_| CryptoError::BadSignature)
     }
 
     /// [`PublicKey::verify_canonical`] over `document`'s canonical JSON.
@@ -127,18 +137,6 @@ impl PublicKey {
         signature: &Signature,
     ) -> Result<(), CryptoError> {
         self.verify_canonical(purpose, &canonical_json(document)?, signature)
-    }
-}
-
-impl PartialOrd for PublicKey {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for PublicKey {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.as_bytes().cmp(other.0.as_bytes())
     }
 }
 
@@ -285,7 +283,8 @@ pub mod hex_signature {
 #[derive(Clone)]
 pub struct Received<T> {
     json: Value,
-    canonical: Vec<u8>,
+    /// Made on first use: a document read back from a view for a decision is never hashed or verified again.
+    canonical: std::sync::OnceLock<Vec<u8>>,
     /// Boxed so a document in a command or event variant costs a pointer, not its whole body.
     parsed: Box<T>,
 }
@@ -294,7 +293,7 @@ impl<T: Serialize> Received<T> {
     /// A document this service makes itself: its JSON is its serde form.
     pub fn of(parsed: T) -> Result<Received<T>, CryptoError> {
         let json = serde_json::to_value(&parsed).map_err(|e| CryptoError::NotCanonical(e.to_string()))?;
-        let canonical = canonical_json(&json)?;
+        let canonical = canonical_json(&json)?.into();
         Ok(Received { json, canonical, parsed: Box::new(parsed) })
     }
 }
@@ -312,7 +311,8 @@ impl<T: Serialize + Clone> Received<T> {
 impl<T> Received<T> {
     /// The RFC 8785 bytes of the document as received: what its signature covers and its hash is taken over.
     pub fn canonical(&self) -> &[u8] {
-        &self.canonical
+        // RFC 8785 of a parsed JSON value cannot fail: it has no non-finite numbers, and its keys are strings.
+        self.canonical.get_or_init(|| canonical_json(&self.json).expect("a parsed JSON value has a canonical form"))
     }
 
     pub fn json(&self) -> &Value {
@@ -325,12 +325,12 @@ impl<T> Received<T> {
 
     /// Whether `key` signed this document for `purpose`.
     pub fn verify(&self, key: &PublicKey, purpose: Purpose, signature: &Signature) -> Result<(), CryptoError> {
-        key.verify_canonical(purpose, &self.canonical, signature)
+        key.verify_canonical(purpose, self.canonical(), signature)
     }
 
     /// BLAKE2b-256 of the canonical bytes, hex.
     pub fn hash(&self) -> String {
-        blake2b_hex(&self.canonical)
+        blake2b_hex(self.canonical())
     }
 }
 
@@ -350,7 +350,7 @@ impl<T: fmt::Debug> fmt::Debug for Received<T> {
 /// Two documents are the same when their canonical bytes are.
 impl<T> PartialEq for Received<T> {
     fn eq(&self, other: &Self) -> bool {
-        self.canonical == other.canonical
+        self.canonical() == other.canonical()
     }
 }
 
@@ -365,9 +365,8 @@ impl<T> Serialize for Received<T> {
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Received<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let json = Value::deserialize(d)?;
-        let canonical = canonical_json(&json).map_err(serde::de::Error::custom)?;
         let parsed = T::deserialize(&json).map_err(serde::de::Error::custom)?;
-        Ok(Received { json, canonical, parsed: Box::new(parsed) })
+        Ok(Received { json, canonical: std::sync::OnceLock::new(), parsed: Box::new(parsed) })
     }
 }
 
@@ -430,6 +429,18 @@ mod tests {
         let json = serde_json::to_string(&public).unwrap();
         assert_eq!(serde_json::from_str::<PublicKey>(&json).unwrap(), public);
         assert!(serde_json::from_str::<PublicKey>("\"not a key\"").is_err());
+    }
+
+    #[test]
+    fn thirty_two_bytes_off_the_curve_are_refused_by_check_and_by_verify() {
+        let off_curve = (0..=255u8)
+            .map(|b| PublicKey::from_bytes(&[&[b][..], &[0; 31]].concat()).unwrap())
+            .find(|key| key.check().is_err())
+            .expect("some y in 0..256 is not on the curve");
+        assert_eq!(off_curve.check(), Err(CryptoError::MalformedKey));
+        let signature = Signature::sign(&SigningKey::from_bytes(&[9; 32]), TEST, &1).unwrap();
+        assert_eq!(off_curve.verify(TEST, &1, &signature), Err(CryptoError::MalformedKey));
+        assert_eq!(PublicKey::of(&SigningKey::from_bytes(&[9; 32])).check(), Ok(()));
     }
 
     #[derive(Debug, Serialize, Deserialize, PartialEq)]

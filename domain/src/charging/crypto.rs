@@ -63,7 +63,7 @@ pub fn verify_legacy(
     bytes.push(b'\n');
     bytes.extend_from_slice(canonical);
     let signature = ed25519_dalek::Signature::from_bytes(&signature.to_bytes());
-    key.verifying_key().verify_strict(&bytes, &signature).map_err(|_| CryptoError::BadSignature)
+    key.verifying_key()?.verify_strict(&bytes, &signature).map_err(|_| CryptoError::BadSignature)
 }
 
 #[cfg(test)]

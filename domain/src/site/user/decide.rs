@@ -76,6 +76,7 @@ impl Decider for User {
             UserCommand::LockUser { .. } | UserCommand::UnlockUser { .. } => vec![],
             UserCommand::CloseUser { at } => vec![UserEvent::UserClosed { at }],
             UserCommand::RegisterDeviceKey { key, ticket, at } => {
+                key.check()?; // a standing credential: only a valid point is kept
                 if state.device_keys.contains(&key) {
                     return Err(SiteError::KeyExists);
                 }
