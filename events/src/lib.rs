@@ -15,6 +15,6 @@ pub mod testkit;
 pub use envelope::{Hash, NewEvent, RecordedEvent, SignedEvent};
 pub use schema::Schema;
 pub use store::{
-    AppendError, Appended, AppendedStreams, Expected, Store, StoreError, StoreOptions, StreamAppend, Subscription,
-    MAX_STREAMS_PER_APPEND,
+    AppendError, Appended, AppendedStreams, Expected, SignedAppend, Store, StoreError, StoreOptions, StreamAppend,
+    Subscription, MAX_STREAMS_PER_APPEND,
 };

@@ -198,6 +198,13 @@ impl Store {
     /// Signs the events of every part with the node key and appends them all in one transaction, each stream
     /// checked against its own expected version: all of them land, in one range of positions, or none does.
     pub async fn append_streams(&self, streams: Vec<StreamAppend>) -> Result<AppendedStreams, AppendError> {
+        let signed = self.sign_streams(streams)?;
+        self.enqueue(signed).await?.await
+    }
+
+    /// The first half of [`Store::append_streams`]: checks and signs an atomic append (CPU only, so callers may
+    /// sign many at once on several threads).
+    pub fn sign_streams(&self, streams: Vec<StreamAppend>) -> Result<SignedAppend, AppendError> {
         let events: Vec<&NewEvent> = streams.iter().flat_map(|s| &s.events).collect();
         check_size(&events, |e| e.event_id)?;
         check_parts(&streams)?;
@@ -223,7 +230,21 @@ impl Store {
                 .all(|(e, c)| e.signer.verify_strict(&e.signed_message_canonical(c), &e.signature).is_ok()),
             "the node's own signature must verify"
         );
-        self.submit(&self.inner.ready, parts, signed, canonical).await
+        Ok(SignedAppend { parts, events: signed, canonical })
+    }
+
+    /// The second half: hands `append` to the writer now, behind every append handed over before it, and returns
+    /// the future of its answer. Appends enqueued in order are planned in that order, so one that continues
+    /// another's streams may be enqueued before the other commits (it is refused if the other is).
+    pub async fn enqueue(
+        &self,
+        append: SignedAppend,
+    ) -> Result<impl std::future::Future<Output = Result<AppendedStreams, AppendError>>, AppendError> {
+        let SignedAppend { parts, events, canonical } = append;
+        let (reply, answer) = oneshot::channel();
+        let request = AppendRequest { parts, events, canonical, reply };
+        self.inner.ready.send(request).await.map_err(|_| AppendError::Unavailable("the log is shut down".into()))?;
+        Ok(async move { answer.await.map_err(|_| AppendError::Unavailable("the writer stopped".into()))? })
     }
 
     /// Appends events signed elsewhere; each signature is verified and must be the pinned key's.
@@ -277,6 +298,13 @@ impl Store {
             Err(err) => Err(StoreError::Corrupt { position: 1, reason: format!("writing the genesis event: {err}") }),
         }
     }
+}
+
+/// An atomic append checked and signed by [`Store::sign_streams`], waiting for [`Store::enqueue`].
+pub struct SignedAppend {
+    parts: Vec<Part>,
+    events: Vec<SignedEvent>,
+    canonical: Vec<Vec<u8>>,
 }
 
 /// An atomic append names 1 to [`MAX_STREAMS_PER_APPEND`] distinct streams, each with at least one event.
