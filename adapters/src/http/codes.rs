@@ -82,4 +82,43 @@ mod tests {
             assert!(architecture.contains(&row), "ARCHITECTURE.md lacks the row {row}");
         }
     }
+
+    /// A code missing from the table answers 500 in release builds; every code a handler names must be listed.
+    /// Codes are named as `ApiError::new("code"` or as `=> "code",` arms of the code mappings.
+    #[test]
+    fn every_code_a_handler_names_is_in_the_table() {
+        let mut named = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("http/codes.rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    named.extend(codes_named(&text).into_iter().map(|c| (c, path.display().to_string())));
+                }
+            }
+        }
+        assert!(named.len() > 40, "the scan found the handlers' codes: {}", named.len());
+        for (code, file) in named {
+            assert!(CODES.iter().any(|(c, _, _)| *c == code), "{file} names {code}, which is not in CODES");
+        }
+    }
+
+    fn codes_named(text: &str) -> Vec<String> {
+        let compact: String = text.split_whitespace().collect();
+        let after = |marker: &str| {
+            compact
+                .split(marker)
+                .skip(1)
+                .filter_map(|rest| rest.split('"').next())
+                .filter(|code| !code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        let mut codes = after("ApiError::new(\"");
+        codes.extend(after("=>\"").into_iter().filter(|c| compact.contains(&format!("=>\"{c}\","))));
+        codes
+    }
 }

@@ -21,6 +21,11 @@ impl ApiError {
     pub fn new(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError { status: super::codes::status_of(code), code, message: message.into() }
     }
+
+    /// The database could not be reached: `unavailable`, worth trying again.
+    pub fn unavailable(err: impl std::fmt::Display) -> ApiError {
+        ApiError::new("unavailable", format!("the log is unavailable: {err}"))
+    }
 }
 
 /// How every context answers a command the log could not take.

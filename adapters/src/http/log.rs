@@ -73,7 +73,7 @@ async fn feed(page: Page, store: Store) -> Response {
             let events: Vec<Value> = events.iter().map(|e| e.to_json()).collect();
             warp::reply::json(&json!({ "events": events, "next": next })).into_response()
         }
-        Err(err) => unavailable(err).into_response(),
+        Err(err) => ApiError::unavailable(err).into_response(),
     }
 }
 
@@ -94,7 +94,7 @@ async fn read_stream(raw_id: String, page: Page, store: Store) -> Response {
             warp::reply::json(&json!({ "stream_id": stream_id, "events": events, "last_version": version }))
                 .into_response()
         }
-        Err(err) => unavailable(err).into_response(),
+        Err(err) => ApiError::unavailable(err).into_response(),
     }
 }
 
@@ -194,10 +194,6 @@ fn append_error(err: AppendError) -> ApiError {
         AppendError::Unavailable(_) => "unavailable",
     };
     ApiError::new(code, err.to_string())
-}
-
-fn unavailable(err: impl std::fmt::Display) -> ApiError {
-    ApiError::new("unavailable", format!("the log is unavailable: {err}"))
 }
 
 fn decode_segment(raw: &str) -> Result<String, ApiError> {

@@ -68,6 +68,18 @@ pub struct AppendedStreams {
     pub stream_versions: Vec<i64>,
 }
 
+impl AppendedStreams {
+    /// The answer of a one-stream append.
+    fn single(self) -> Appended {
+        debug_assert_eq!(self.stream_versions.len(), 1, "a one-stream append has one version");
+        Appended {
+            first_position: self.first_position,
+            last_position: self.last_position,
+            stream_version: self.stream_versions[0],
+        }
+    }
+}
+
 /// One stream of an append request: its id, what it expects, and how many of the request's events are its own
 /// (they follow the previous part's).
 pub(crate) struct Part {
@@ -187,12 +199,7 @@ impl Store {
         events: Vec<NewEvent>,
     ) -> Result<Appended, AppendError> {
         let part = StreamAppend { stream_id: stream_id.to_owned(), expected, events };
-        let landed = self.append_streams(vec![part]).await?;
-        Ok(Appended {
-            first_position: landed.first_position,
-            last_position: landed.last_position,
-            stream_version: landed.stream_versions[0],
-        })
+        self.append_streams(vec![part]).await.map(AppendedStreams::single)
     }
 
     /// Signs the events of every part with the node key and appends them all in one transaction, each stream
@@ -240,11 +247,7 @@ impl Store {
         &self,
         append: SignedAppend,
     ) -> Result<impl std::future::Future<Output = Result<AppendedStreams, AppendError>>, AppendError> {
-        let SignedAppend { parts, events, canonical } = append;
-        let (reply, answer) = oneshot::channel();
-        let request = AppendRequest { parts, events, canonical, reply };
-        self.inner.ready.send(request).await.map_err(|_| AppendError::Unavailable("the log is shut down".into()))?;
-        Ok(async move { answer.await.map_err(|_| AppendError::Unavailable("the writer stopped".into()))? })
+        hand_over(&self.inner.ready, append).await
     }
 
     /// Appends events signed elsewhere; each signature is verified and must be the pinned key's.
@@ -256,26 +259,8 @@ impl Store {
     ) -> Result<Appended, AppendError> {
         check_size(&events, |e| e.event_id)?;
         let parts = vec![Part { stream_id: stream_id.to_owned(), expected, events: events.len() }];
-        let landed = self.submit(&self.inner.to_verify, parts, events, Vec::new()).await?;
-        Ok(Appended {
-            first_position: landed.first_position,
-            last_position: landed.last_position,
-            stream_version: landed.stream_versions[0],
-        })
-    }
-
-    async fn submit(
-        &self,
-        queue: &mpsc::Sender<AppendRequest>,
-        parts: Vec<Part>,
-        events: Vec<SignedEvent>,
-        canonical: Vec<Vec<u8>>,
-    ) -> Result<AppendedStreams, AppendError> {
-        debug_assert_eq!(parts.iter().map(|p| p.events).sum::<usize>(), events.len(), "the parts hold every event");
-        let (reply, answer) = oneshot::channel();
-        let request = AppendRequest { parts, events, canonical, reply };
-        queue.send(request).await.map_err(|_| AppendError::Unavailable("the log is shut down".into()))?;
-        answer.await.map_err(|_| AppendError::Unavailable("the writer stopped".into()))?
+        let append = SignedAppend { parts, events, canonical: Vec::new() };
+        hand_over(&self.inner.to_verify, append).await?.await.map(AppendedStreams::single)
     }
 
     async fn ensure_genesis(&self) -> Result<(), StoreError> {
@@ -298,6 +283,20 @@ impl Store {
             Err(err) => Err(StoreError::Corrupt { position: 1, reason: format!("writing the genesis event: {err}") }),
         }
     }
+}
+
+/// Puts `append` on the writer's `queue` (for the node's own events, or for events signed elsewhere, which it
+/// verifies first) and returns the future of its answer.
+async fn hand_over(
+    queue: &mpsc::Sender<AppendRequest>,
+    append: SignedAppend,
+) -> Result<impl std::future::Future<Output = Result<AppendedStreams, AppendError>>, AppendError> {
+    let SignedAppend { parts, events, canonical } = append;
+    debug_assert_eq!(parts.iter().map(|p| p.events).sum::<usize>(), events.len(), "the parts hold every event");
+    let (reply, answer) = oneshot::channel();
+    let request = AppendRequest { parts, events, canonical, reply };
+    queue.send(request).await.map_err(|_| AppendError::Unavailable("the log is shut down".into()))?;
+    Ok(async move { answer.await.map_err(|_| AppendError::Unavailable("the writer stopped".into()))? })
 }
 
 /// An atomic append checked and signed by [`Store::sign_streams`], waiting for [`Store::enqueue`].

@@ -110,21 +110,21 @@ async fn refusal(
 ) -> Result<Response, ApiError> {
     match err {
         CommandError::Refused(HomeError::AlreadyStored { index }) => {
-            let existing = store.read_stream(stream, index as i64 + 1, 1).await.map_err(unavailable)?;
+            let existing = store.read_stream(stream, index as i64 + 1, 1).await.map_err(ApiError::unavailable)?;
             match existing.first().map(parse).transpose()? {
                 Some(ChannelLogEvent::MamMessageStored(m)) if m == *stored => Ok(warp::reply::with_status(
                     warp::reply::json(&json!({ "index": index, "already_stored": true })),
                     StatusCode::OK,
                 )
                 .into_response()),
-                _ => Err(conflict(
+                _ => Err(ApiError::new(
                     "index_taken",
                     format!("message {index} of this channel is already a different message"),
                 )),
             }
         }
-        CommandError::Refused(e @ HomeError::Gap { .. }) => Err(conflict("gap", e.to_string())),
-        CommandError::Refused(e @ HomeError::WrongEpoch { .. }) => Err(conflict("wrong_epoch", e.to_string())),
+        CommandError::Refused(e @ HomeError::Gap { .. }) => Err(ApiError::new("gap", e.to_string())),
+        CommandError::Refused(e @ HomeError::WrongEpoch { .. }) => Err(ApiError::new("wrong_epoch", e.to_string())),
         CommandError::Log(err) => Err(err.into()),
     }
 }
@@ -139,17 +139,9 @@ async fn fetch(address: String, store: Store) -> Result<Response, ApiError> {
         .ok()
         .filter(|b| b.len() == 32)
         .ok_or_else(|| ApiError::new("bad_address", "an address is 32 bytes of hex"))?;
-    let found = projections::Views::of(&store).mam_message_at(&bytes).await.map_err(unavailable)?;
+    let found = projections::Views::of(&store).mam_message_at(&bytes).await.map_err(ApiError::unavailable)?;
     let stored = found.ok_or_else(|| ApiError::new("not_found", "no message at this address"))?;
     let envelope =
         ::mam::Envelope { channel: hex::encode(stored.channel), index: stored.index, address, message: stored.message };
     Ok(warp::reply::json(&envelope).into_response())
-}
-
-fn conflict(code: &'static str, message: String) -> ApiError {
-    ApiError::new(code, message)
-}
-
-fn unavailable(err: impl std::fmt::Display) -> ApiError {
-    ApiError::new("unavailable", format!("the log is unavailable: {err}"))
 }
