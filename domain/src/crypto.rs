@@ -76,10 +76,6 @@ impl PublicKey {
         PublicKey(key.verifying_key().to_bytes())
     }
 
-    pub fn from_verifying_key(key: VerifyingKey) -> PublicKey {
-        PublicKey(key.to_bytes())
-    }
-
     /// The key as a curve point; `MalformedKey` when the bytes are not one.
     pub fn verifying_key(&self) -> Result<VerifyingKey, CryptoError> {
         VerifyingKey::from_bytes(&self.0).map_err(|_| CryptoError::MalformedKey)
@@ -298,10 +294,10 @@ impl<T: Serialize> Received<T> {
     }
 }
 
+#[cfg(test)]
 impl<T: Serialize + Clone> Received<T> {
-    /// A copy with `edit` applied, as this service would send it (its JSON made anew): how a test tampers with a
-    /// signed document, or a party revises one before signing again.
-    pub fn edited(&self, edit: impl FnOnce(&mut T)) -> Result<Received<T>, CryptoError> {
+    /// A copy with `edit` applied, its JSON made anew: how a test tampers with a signed document.
+    pub(crate) fn edited(&self, edit: impl FnOnce(&mut T)) -> Result<Received<T>, CryptoError> {
         let mut parsed = (*self.parsed).clone();
         edit(&mut parsed);
         Received::of(parsed)
@@ -313,10 +309,6 @@ impl<T> Received<T> {
     pub fn canonical(&self) -> &[u8] {
         // RFC 8785 of a parsed JSON value cannot fail: it has no non-finite numbers, and its keys are strings.
         self.canonical.get_or_init(|| canonical_json(&self.json).expect("a parsed JSON value has a canonical form"))
-    }
-
-    pub fn json(&self) -> &Value {
-        &self.json
     }
 
     pub fn into_parsed(self) -> T {
