@@ -11,7 +11,9 @@ use domain::charging::charge_point::ChargePointEvent;
 use domain::charging::contact_card::ContactCard;
 use domain::charging::customer::CustomerEvent;
 use domain::charging::trust_list::TrustListEvent;
-use domain::home::ChannelLogEvent;
+use domain::home::consent::SignedConsentRequest;
+use domain::home::household::SignedDecision;
+use domain::home::{ChannelLogEvent, HouseholdEvent};
 use domain::site::connection_ticket::ConnectionTicketEvent;
 use domain::site::lift::LiftEvent;
 use domain::site::site_aggregate::SiteEvent;
@@ -32,6 +34,9 @@ fn schemas() -> Vec<(&'static str, &'static str, RootSchema)> {
         ("site", "lift-event", schema_for!(LiftEvent)),
         ("site", "signed-request", schema_for!(SignedRequest)),
         ("home", "channel-log-event", schema_for!(ChannelLogEvent)),
+        ("home", "household-event", schema_for!(HouseholdEvent)),
+        ("home", "consent-request", schema_for!(SignedConsentRequest)),
+        ("home", "owner-decision", schema_for!(SignedDecision)),
         ("charging", "contact-card", schema_for!(ContactCard)),
         ("charging", "certificate", schema_for!(Certificate)),
         ("charging", "connection-request", schema_for!(ConnectionRequestBody)),

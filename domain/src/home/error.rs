@@ -1,5 +1,8 @@
 //! The one refusal type of the home context.
 
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HomeError {
     /// The index is taken; the caller compares the bytes to tell a repeat from a conflict.
@@ -9,4 +12,31 @@ pub enum HomeError {
     Gap { expected: u64, got: u64 },
     #[error("message {index} is in epoch {got}; the channel is in epoch {expected}")]
     WrongEpoch { index: u64, expected: u32, got: u32 },
+    /// A document outside its bounds (what is wrong, said for the person who sent it).
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("signature does not verify: {0}")]
+    BadSignature(String),
+    /// A signed decision whose time is too far from the ledger's clock, or not after the home's last decision
+    /// (a replay, or a clock gone backwards).
+    #[error("decision made at {at} is stale: {why}")]
+    Stale { at: DateTime<Utc>, why: &'static str },
+    #[error("{0}")]
+    Expired(String),
+    #[error("this decision is signed for home {got}, not for this home ({expected})")]
+    WrongHome { expected: String, got: String },
+    #[error("device {0} is not paired with this home")]
+    UnknownDevice(String),
+    #[error("device {0} is already paired with this home")]
+    DeviceAlreadyAdded(String),
+    #[error("no policy {0} in this home")]
+    UnknownPolicy(Uuid),
+    #[error("policy id {0} is taken")]
+    PolicyTaken(Uuid),
+    #[error("policy {policy_id} has ended ({status})")]
+    PolicyEnded { policy_id: Uuid, status: &'static str },
+    #[error("consent request {0} was answered already")]
+    AlreadyAnswered(Uuid),
+    #[error("a home holds at most {most} {what}")]
+    TooMany { what: &'static str, most: usize },
 }

@@ -142,6 +142,7 @@ async fn measure(args: &BenchLiftsArgs, database: &Database) -> anyhow::Result<s
         "views_s": round3(views_s),
         "lifts": run.lifts,
         "lift_chits": run.chits,
+        "lifts_dropped": run.dropped,
         "cleared_milli": run.cleared_milli,
         "total_s": round3(whole_run.elapsed().as_secs_f64()),
     }))

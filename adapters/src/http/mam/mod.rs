@@ -125,6 +125,7 @@ async fn refusal(
         }
         CommandError::Refused(e @ HomeError::Gap { .. }) => Err(ApiError::new("gap", e.to_string())),
         CommandError::Refused(e @ HomeError::WrongEpoch { .. }) => Err(ApiError::new("wrong_epoch", e.to_string())),
+        CommandError::Refused(other) => unreachable!("a channel's record refuses only as above, not: {other}"),
         CommandError::Log(err) => Err(err.into()),
     }
 }
