@@ -161,7 +161,7 @@ fn consent_is_only_for_a_device_of_the_home_and_each_request_is_answered_once() 
     let request = request(&provider(1), scope(Granularity::Telegram), now(), 30);
     let history = paired();
     let elsewhere =
-        Act::Authorize { policy_id: Uuid::new_v4(), device_id: "p1-next-door".into(), request: request.clone() };
+        Act::Authorize { policy_id: Uuid::new_v4(), device_id: "p1-garage".into(), request: request.clone() };
     let err = given_when::<Household>(&history, decide_as(&owner(), at(1), elsewhere));
     assert!(matches!(err, Err(HomeError::UnknownDevice(_))), "{err:?}");
     let history = granted(&request, Uuid::new_v4(), 1);
