@@ -254,8 +254,7 @@ pub mod hex_key {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PublicKey, D::Error> {
         let text = String::deserialize(d)?;
-        PublicKey::from_hex(&text)
-            .map_err(|_| serde::de::Error::custom("a public key is 64 hex digits of a valid point"))
+        PublicKey::from_hex(&text).map_err(|_| serde::de::Error::custom("a public key is 64 hex digits (32 bytes)"))
     }
 }
 
@@ -372,6 +371,60 @@ impl<T: schemars::JsonSchema> schemars::JsonSchema for Received<T> {
     }
 }
 
+/// A document of kind `T` with its signer's signature, sent as `{"document": {...}, "signature": "<128 hex>"}`:
+/// Ed25519 over `T::PURPOSE ‖ 0x00 ‖ JCS(document as received)`. Who must have signed depends on the document
+/// (its own key, or a key the reader knows), so [`Signed::verify`] takes the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(bound(serialize = "", deserialize = "T: DeserializeOwned"), deny_unknown_fields)]
+pub struct Signed<T> {
+    pub document: Received<T>,
+    #[serde(with = "hex_signature")]
+    pub signature: Signature,
+}
+
+/// A kind of signed document: its purpose tag, the one place it is named.
+pub trait SignedDocument: Serialize {
+    const PURPOSE: Purpose;
+}
+
+impl<T: SignedDocument> Signed<T> {
+    pub fn sign(key: &SigningKey, document: T) -> Result<Signed<T>, CryptoError> {
+        let document = Received::of(document)?;
+        let signature = Signature::sign_canonical(key, T::PURPOSE, document.canonical());
+        Ok(Signed { document, signature })
+    }
+
+    /// Whether `key` signed this document for `T::PURPOSE`.
+    pub fn verify(&self, key: &PublicKey) -> Result<(), CryptoError> {
+        self.document.verify(key, T::PURPOSE, &self.signature)
+    }
+
+    /// BLAKE2b-256 (hex) of the document's canonical bytes.
+    pub fn hash(&self) -> String {
+        self.document.hash()
+    }
+}
+
+#[cfg(feature = "schema")]
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Signed<T> {
+    fn schema_name() -> String {
+        format!("Signed{}", T::schema_name())
+    }
+    fn json_schema(gen: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        use schemars::schema::{InstanceType, ObjectValidation, Schema, SchemaObject};
+        let mut object = ObjectValidation::default();
+        object.properties.insert("document".into(), gen.subschema_for::<T>());
+        object.properties.insert("signature".into(), gen.subschema_for::<String>());
+        object.required = ["document".to_owned(), "signature".to_owned()].into();
+        object.additional_properties = Some(Box::new(Schema::Bool(false)));
+        Schema::Object(SchemaObject {
+            instance_type: Some(InstanceType::Object.into()),
+            object: Some(Box::new(object)),
+            ..Default::default()
+        })
+    }
+}
+
 /// Splits a signed JSON object as received into the canonical bytes of everything but its `field` (what was signed)
 /// and the signature in that field.
 pub fn detach_signature(object: &Value, field: &str) -> Result<(Vec<u8>, Signature), CryptoError> {
@@ -421,6 +474,30 @@ mod tests {
         let json = serde_json::to_string(&public).unwrap();
         assert_eq!(serde_json::from_str::<PublicKey>(&json).unwrap(), public);
         assert!(serde_json::from_str::<PublicKey>("\"not a key\"").is_err());
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    struct Note {
+        text: String,
+    }
+
+    impl SignedDocument for Note {
+        const PURPOSE: Purpose = TEST;
+    }
+
+    #[test]
+    fn a_signed_document_travels_as_document_and_signature_and_verifies_as_received() {
+        let key = SigningKey::from_bytes(&[5; 32]);
+        let signed = Signed::sign(&key, Note { text: "hi".into() }).unwrap();
+        let wire = serde_json::to_value(&signed).unwrap();
+        assert_eq!(wire["document"], serde_json::json!({ "text": "hi" }));
+        assert_eq!(wire["signature"].as_str().map(str::len), Some(128));
+        let back: Signed<Note> = serde_json::from_value(wire.clone()).unwrap();
+        assert_eq!(back.verify(&PublicKey::of(&key)), Ok(()));
+        assert_eq!(back.verify(&PublicKey::of(&SigningKey::from_bytes(&[6; 32]))), Err(CryptoError::BadSignature));
+        let mut extra = wire;
+        extra["by"] = serde_json::json!("someone");
+        assert!(serde_json::from_value::<Signed<Note>>(extra).is_err(), "no unknown fields beside the two");
     }
 
     #[test]

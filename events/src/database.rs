@@ -226,11 +226,14 @@ async fn renumber(client: &tokio_postgres::Client, schema: &Schema) -> anyhow::R
 pub async fn migrate(admin: &tokio_postgres::Config, schema: &Schema) -> anyhow::Result<()> {
     let mut client = connect(admin).await?;
     client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;
-    let result = match renumber(&client, schema).await {
-        Ok(()) => schema.runner().run_async(&mut client).await.map_err(anyhow::Error::from),
-        Err(err) => Err(err),
-    };
+    let result = apply(&mut client, schema).await;
     client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY]).await?;
-    result.context("applying migrations")?;
+    result.context("applying migrations")
+}
+
+/// Under the migration lock: the renumbered history rows moved, then refinery's run.
+async fn apply(client: &mut tokio_postgres::Client, schema: &Schema) -> anyhow::Result<()> {
+    renumber(client, schema).await?;
+    schema.runner().run_async(client).await?;
     Ok(())
 }

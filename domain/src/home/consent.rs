@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::crypto::{hex_key, hex_signature, PublicKey, Purpose, Received, Signature};
+use crate::crypto::{hex_key, PublicKey, Purpose, Signed, SignedDocument};
 use crate::home::error::HomeError;
 
 pub const PROVIDER_CARD_PURPOSE: Purpose = Purpose("notch/home/provider-card/v1");
@@ -92,23 +92,18 @@ pub struct ProviderCard {
     pub issued_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-pub struct SignedProviderCard {
-    pub card: Received<ProviderCard>,
-    /// By `card.provider_key`, for [`PROVIDER_CARD_PURPOSE`], over JCS(card).
-    #[serde(with = "hex_signature")]
-    #[cfg_attr(feature = "schema", schemars(with = "String"))]
-    pub signature: Signature,
+impl SignedDocument for ProviderCard {
+    const PURPOSE: Purpose = PROVIDER_CARD_PURPOSE;
 }
 
-impl SignedProviderCard {
+/// A provider card signed by its own `provider_key`.
+pub type SignedProviderCard = Signed<ProviderCard>;
+
+impl Signed<ProviderCard> {
     /// The card's signature by its own key, and its bounds.
     pub fn check(&self) -> Result<(), HomeError> {
-        let card = &self.card;
-        card.verify(&card.provider_key, PROVIDER_CARD_PURPOSE, &self.signature)
-            .map_err(|e| HomeError::BadSignature(format!("provider card: {e}")))?;
+        let card = &self.document;
+        self.verify(&card.provider_key).map_err(|e| HomeError::BadSignature(format!("provider card: {e}")))?;
         let hpke_key = hex::decode(&card.hpke_key).ok().filter(|k| k.len() == 32);
         let bounded = |items: &[String], most: usize, chars: usize| {
             !items.is_empty() && items.len() <= most && items.iter().all(|s| !s.is_empty() && s.len() <= chars)
@@ -144,35 +139,25 @@ pub struct ConsentRequest {
     pub return_url: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-pub struct SignedConsentRequest {
-    pub request: Received<ConsentRequest>,
-    /// By the card's provider key, for [`CONSENT_REQUEST_PURPOSE`], over JCS(request).
-    #[serde(with = "hex_signature")]
-    #[cfg_attr(feature = "schema", schemars(with = "String"))]
-    pub signature: Signature,
+impl SignedDocument for ConsentRequest {
+    const PURPOSE: Purpose = CONSENT_REQUEST_PURPOSE;
 }
 
-impl SignedConsentRequest {
-    /// BLAKE2b-256 (hex) of the request's canonical bytes: what an answer names.
-    pub fn hash(&self) -> String {
-        self.request.hash()
-    }
+/// A consent request signed by its card's provider key.
+pub type SignedConsentRequest = Signed<ConsentRequest>;
 
+impl Signed<ConsentRequest> {
     pub fn provider_key(&self) -> &PublicKey {
-        &self.request.provider.card.provider_key
+        &self.document.provider.document.provider_key
     }
 
-    /// Whether the request is the card's provider's, within the card, and answerable at `now`.
+    /// Whether the request is the card's provider's, within the card, and answerable at `now`. Its hash
+    /// ([`Signed::hash`]) is what an answer names.
     pub fn check(&self, now: DateTime<Utc>) -> Result<(), HomeError> {
-        let request = &self.request;
+        let request = &self.document;
         request.provider.check()?;
-        request
-            .verify(self.provider_key(), CONSENT_REQUEST_PURPOSE, &self.signature)
-            .map_err(|e| HomeError::BadSignature(format!("consent request: {e}")))?;
-        let card = &request.provider.card;
+        self.verify(self.provider_key()).map_err(|e| HomeError::BadSignature(format!("consent request: {e}")))?;
+        let card = &request.provider.document;
         if !card.purposes.contains(&request.purpose) {
             return Err(HomeError::BadRequest("the request's purpose is not one its card declares".into()));
         }
@@ -209,23 +194,18 @@ pub(crate) mod testkit {
     }
 
     pub fn card(key: &SigningKey, at: DateTime<Utc>) -> SignedProviderCard {
-        let card = Received::of(ProviderCard {
-            name: "Wattt Insights".into(),
-            provider_key: PublicKey::of(key),
-            hpke_key: hex::encode([9u8; 32]),
-            return_urls: vec!["https://wattt.example/back".into()],
-            purposes: vec!["graph your energy use".into()],
-            issued_at: at,
-        })
-        .expect("a card has a canonical form");
-        let signature = Signature::sign_canonical(key, PROVIDER_CARD_PURPOSE, card.canonical());
-        SignedProviderCard { card, signature }
-    }
-
-    pub fn sign_request(key: &SigningKey, request: ConsentRequest) -> SignedConsentRequest {
-        let request = Received::of(request).expect("a request has a canonical form");
-        let signature = Signature::sign_canonical(key, CONSENT_REQUEST_PURPOSE, request.canonical());
-        SignedConsentRequest { request, signature }
+        Signed::sign(
+            key,
+            ProviderCard {
+                name: "Wattt Insights".into(),
+                provider_key: PublicKey::of(key),
+                hpke_key: hex::encode([9u8; 32]),
+                return_urls: vec!["https://wattt.example/back".into()],
+                purposes: vec!["graph your energy use".into()],
+                issued_at: at,
+            },
+        )
+        .expect("a card has a canonical form")
     }
 
     pub fn scope(granularity: Granularity) -> Scope {
@@ -233,7 +213,7 @@ pub(crate) mod testkit {
     }
 
     pub fn request(key: &SigningKey, scope: Scope, at: DateTime<Utc>, days: i64) -> SignedConsentRequest {
-        sign_request(
+        Signed::sign(
             key,
             ConsentRequest {
                 request_id: Uuid::new_v4(),
@@ -245,6 +225,7 @@ pub(crate) mod testkit {
                 return_url: "https://wattt.example/back".into(),
             },
         )
+        .expect("a request has a canonical form")
     }
 }
 
@@ -252,6 +233,7 @@ pub(crate) mod testkit {
 mod tests {
     use super::testkit::*;
     use super::*;
+    use crate::crypto::Received;
 
     fn now() -> DateTime<Utc> {
         "2026-12-01T12:00:00Z".parse().unwrap()
@@ -266,7 +248,7 @@ mod tests {
     #[test]
     fn a_request_signed_by_another_key_is_refused() {
         let signed = request(&provider(1), scope(Granularity::Telegram), now(), 30);
-        let forged = sign_request(&provider(2), (*signed.request).clone());
+        let forged = Signed::sign(&provider(2), (*signed.document).clone()).unwrap();
         assert!(matches!(forged.check(now()), Err(HomeError::BadSignature(_))));
     }
 
@@ -274,13 +256,13 @@ mod tests {
     fn a_return_url_or_purpose_not_on_the_card_is_refused() {
         let key = provider(1);
         let signed = request(&key, scope(Granularity::Telegram), now(), 30);
-        let mut elsewhere = (*signed.request).clone();
+        let mut elsewhere = (*signed.document).clone();
         elsewhere.return_url = "https://evil.example/".into();
-        let err = sign_request(&key, elsewhere).check(now()).unwrap_err();
+        let err = Signed::sign(&key, elsewhere).unwrap().check(now()).unwrap_err();
         assert!(err.to_string().contains("return URL"), "{err}");
-        let mut other_purpose = (*signed.request).clone();
+        let mut other_purpose = (*signed.document).clone();
         other_purpose.purpose = "sell your data".into();
-        let err = sign_request(&key, other_purpose).check(now()).unwrap_err();
+        let err = Signed::sign(&key, other_purpose).unwrap().check(now()).unwrap_err();
         assert!(err.to_string().contains("purpose"), "{err}");
     }
 
@@ -288,12 +270,12 @@ mod tests {
     fn a_tampered_card_is_refused_even_inside_a_validly_signed_request() {
         let key = provider(1);
         let signed = request(&key, scope(Granularity::Telegram), now(), 30);
-        let mut request = (*signed.request).clone();
-        let mut card = (*request.provider.card).clone();
+        let mut request = (*signed.document).clone();
+        let mut card = (*request.provider.document).clone();
         card.return_urls.push("https://evil.example/".into());
-        request.provider.card = Received::of(card).unwrap();
+        request.provider.document = Received::of(card).unwrap();
         request.return_url = "https://evil.example/".into();
-        assert!(matches!(sign_request(&key, request).check(now()), Err(HomeError::BadSignature(_))));
+        assert!(matches!(Signed::sign(&key, request).unwrap().check(now()), Err(HomeError::BadSignature(_))));
     }
 
     #[test]

@@ -125,7 +125,9 @@ async fn refusal(
         }
         CommandError::Refused(e @ HomeError::Gap { .. }) => Err(ApiError::new("gap", e.to_string())),
         CommandError::Refused(e @ HomeError::WrongEpoch { .. }) => Err(ApiError::new("wrong_epoch", e.to_string())),
-        CommandError::Refused(other) => unreachable!("a channel's record refuses only as above, not: {other}"),
+        // The channel log refuses only as above; the home context's other refusals are consent's. Should one come
+        // here it is a bug, answered as one rather than by ending the connection.
+        CommandError::Refused(other) => Err(ApiError::new("internal", format!("unexpected refusal: {other}"))),
         CommandError::Log(err) => Err(err.into()),
     }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::crypto::{hex_key, hex_signature, PublicKey, Purpose, Received, Signature};
+use crate::crypto::{hex_key, PublicKey, Purpose, Signed, SignedDocument};
 use crate::home::consent::SignedConsentRequest;
 
 pub const OWNER_DECISION_PURPOSE: Purpose = Purpose("notch/home/owner-decision/v1");
@@ -50,16 +50,12 @@ pub enum Act {
     DeleteDevice { device_id: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-pub struct SignedDecision {
-    pub decision: Received<OwnerDecision>,
-    /// By `decision.home`, for [`OWNER_DECISION_PURPOSE`], over JCS(decision).
-    #[serde(with = "hex_signature")]
-    #[cfg_attr(feature = "schema", schemars(with = "String"))]
-    pub signature: Signature,
+impl SignedDocument for OwnerDecision {
+    const PURPOSE: Purpose = OWNER_DECISION_PURPOSE;
 }
+
+/// An owner decision signed by the owner key it names (`home`).
+pub type SignedDecision = Signed<OwnerDecision>;
 
 /// The device's word that it answered this owner's claim and now follows the owner's home.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,16 +74,12 @@ pub struct PairingProof {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-pub struct SignedPairingProof {
-    pub proof: Received<PairingProof>,
-    /// By `proof.device_key`, for [`PAIRING_PROOF_PURPOSE`], over JCS(proof).
-    #[serde(with = "hex_signature")]
-    #[cfg_attr(feature = "schema", schemars(with = "String"))]
-    pub signature: Signature,
+impl SignedDocument for PairingProof {
+    const PURPOSE: Purpose = PAIRING_PROOF_PURPOSE;
 }
+
+/// A pairing proof signed by its `device_key`.
+pub type SignedPairingProof = Signed<PairingProof>;
 
 /// A provider ends a policy granted to it (TERMINATED).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,13 +94,9 @@ pub struct Termination {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-pub struct SignedTermination {
-    pub termination: Received<Termination>,
-    /// By the policy's provider key, for [`TERMINATION_PURPOSE`], over JCS(termination).
-    #[serde(with = "hex_signature")]
-    #[cfg_attr(feature = "schema", schemars(with = "String"))]
-    pub signature: Signature,
+impl SignedDocument for Termination {
+    const PURPOSE: Purpose = TERMINATION_PURPOSE;
 }
+
+/// A termination signed by the policy's provider key.
+pub type SignedTermination = Signed<Termination>;

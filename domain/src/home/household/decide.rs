@@ -4,10 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use super::commands::{
-    Act, HouseholdCommand, SignedDecision, SignedPairingProof, SignedTermination, OWNER_DECISION_PURPOSE,
-    PAIRING_PROOF_PURPOSE, TERMINATION_PURPOSE,
-};
+use super::commands::{Act, HouseholdCommand, SignedDecision, SignedPairingProof, SignedTermination};
 use super::events::{HouseholdEvent, RevocationReason};
 use super::state::{HouseholdState, PolicyStatus};
 use super::Household;
@@ -36,7 +33,7 @@ impl Decider for Household {
         match command {
             HouseholdCommand::Decide { decision, now } => {
                 check_decision(state, &decision, now)?;
-                match decision.decision.act.clone() {
+                match decision.document.act.clone() {
                     Act::AddDevice { pairing } => add_device(state, pairing, decision, now),
                     Act::Authorize { policy_id, device_id, request } => {
                         authorize(state, policy_id, device_id, request, decision, now)
@@ -57,15 +54,13 @@ impl Decider for Household {
 
 /// Signed by the home's owner, within the window of `now`, and after the home's last decision.
 fn check_decision(state: &HouseholdState, signed: &SignedDecision, now: DateTime<Utc>) -> Result<(), HomeError> {
-    let decision = &signed.decision;
+    let decision = &signed.document;
     if let Some(owner) = &state.owner {
         if *owner != decision.home {
             return Err(HomeError::WrongHome { expected: owner.to_hex(), got: decision.home.to_hex() });
         }
     }
-    decision
-        .verify(&decision.home, OWNER_DECISION_PURPOSE, &signed.signature)
-        .map_err(|e| HomeError::BadSignature(format!("owner decision: {e}")))?;
+    signed.verify(&decision.home).map_err(|e| HomeError::BadSignature(format!("owner decision: {e}")))?;
     in_window(decision.at, now)?;
     if state.last_decision_at.is_some_and(|last| decision.at <= last) {
         return Err(HomeError::Stale { at: decision.at, why: "the home has a decision as late or later" });
@@ -86,17 +81,18 @@ fn add_device(
     decision: SignedDecision,
     now: DateTime<Utc>,
 ) -> Result<Vec<HouseholdEvent>, HomeError> {
-    let proof = &pairing.proof;
-    proof
-        .verify(&proof.device_key, PAIRING_PROOF_PURPOSE, &pairing.signature)
-        .map_err(|e| HomeError::BadSignature(format!("pairing proof: {e}")))?;
-    if proof.owner != decision.decision.home {
+    let proof = &pairing.document;
+    pairing.verify(&proof.device_key).map_err(|e| HomeError::BadSignature(format!("pairing proof: {e}")))?;
+    if proof.owner != decision.document.home {
         return Err(HomeError::BadRequest("the device accepted another owner's claim".into()));
     }
     in_window(proof.at, now)?;
     let device_id = proof.device_id.clone();
     if device_id.is_empty() || device_id.len() > MAX_DEVICE_ID_CHARS {
         return Err(HomeError::BadRequest(format!("a device id has 1..={MAX_DEVICE_ID_CHARS} bytes")));
+    }
+    if proof.challenge.len() != 64 || !proof.challenge.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(HomeError::BadRequest("a pairing proof's challenge is 32 bytes of hex".into()));
     }
     if state.devices.contains_key(&device_id) {
         return Err(HomeError::DeviceAlreadyAdded(device_id));
@@ -126,25 +122,25 @@ fn authorize(
     if !state.devices.contains_key(&device_id) {
         return Err(HomeError::UnknownDevice(device_id));
     }
-    let scope = request.request.scope.clone();
+    let scope = request.document.scope.clone();
     check_scopes(state, &device_id, &scope, now)?;
-    let card = &request.request.provider.card;
+    let card = &request.document.provider.document;
     Ok(vec![HouseholdEvent::ConsentAuthorized {
         policy_id,
-        request_id: request.request.request_id,
+        request_id: request.document.request_id,
         request_hash: request.hash(),
         device_id,
         provider_key: card.provider_key,
         provider_hpke_key: card.hpke_key.clone(),
         scope,
-        valid_from: request.request.valid_from,
-        valid_until: request.request.valid_until,
+        valid_from: request.document.valid_from,
+        valid_until: request.document.valid_until,
         decision,
     }])
 }
 
 fn answerable(state: &HouseholdState, request: &SignedConsentRequest) -> Result<(), HomeError> {
-    let request_id = request.request.request_id;
+    let request_id = request.document.request_id;
     if state.answered.contains(&request_id) {
         return Err(HomeError::AlreadyAnswered(request_id));
     }
@@ -175,7 +171,7 @@ fn deny(
     }
     answerable(state, &request)?;
     Ok(vec![HouseholdEvent::ConsentDenied {
-        request_id: request.request.request_id,
+        request_id: request.document.request_id,
         request_hash: request.hash(),
         provider_key: *request.provider_key(),
         decision,
@@ -237,7 +233,7 @@ fn terminate(
     signed: SignedTermination,
     now: DateTime<Utc>,
 ) -> Result<Vec<HouseholdEvent>, HomeError> {
-    let termination = &signed.termination;
+    let termination = &signed.document;
     if state.owner.as_ref().is_some_and(|owner: &PublicKey| *owner != termination.home) {
         return Err(HomeError::BadRequest("the termination names another home".into()));
     }
@@ -245,9 +241,7 @@ fn terminate(
         return Err(HomeError::BadRequest(format!("a reason has at most {MAX_REASON_CHARS} characters")));
     }
     let policy = active_policy(state, termination.policy_id, now)?;
-    termination
-        .verify(&policy.provider_key, TERMINATION_PURPOSE, &signed.signature)
-        .map_err(|e| HomeError::BadSignature(format!("termination: {e}")))?;
+    signed.verify(&policy.provider_key).map_err(|e| HomeError::BadSignature(format!("termination: {e}")))?;
     in_window(termination.at, now)?;
     let (policy_id, device_id) = (termination.policy_id, policy.device_id.clone());
     Ok(vec![HouseholdEvent::PolicyTerminated { policy_id, device_id, termination: signed }])

@@ -81,8 +81,8 @@ impl HouseholdEvent {
             | HouseholdEvent::ConsentAuthorized { decision, .. }
             | HouseholdEvent::ConsentDenied { decision, .. }
             | HouseholdEvent::AuthorizationRevoked { decision, .. }
-            | HouseholdEvent::DeviceDeleted { decision, .. } => decision.decision.at,
-            HouseholdEvent::PolicyTerminated { termination, .. } => termination.termination.at,
+            | HouseholdEvent::DeviceDeleted { decision, .. } => decision.document.at,
+            HouseholdEvent::PolicyTerminated { termination, .. } => termination.document.at,
         }
     }
 }

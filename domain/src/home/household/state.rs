@@ -85,19 +85,37 @@ impl HouseholdState {
         let at = event.at();
         match event {
             HouseholdEvent::DeviceAdded { device_id, device_key, decision, .. } => {
-                self.owner.get_or_insert(decision.decision.home);
+                self.owner.get_or_insert(decision.document.home);
                 let previous = self.devices.insert(device_id.clone(), Device { device_key: *device_key, added_at: at });
                 assert!(previous.is_none(), "device {device_id} is added once");
             }
-            HouseholdEvent::ConsentAuthorized { policy_id, request_id, device_id, decision, .. } => {
-                self.owner.get_or_insert(decision.decision.home);
+            HouseholdEvent::ConsentAuthorized {
+                policy_id,
+                request_id,
+                device_id,
+                provider_key,
+                scope,
+                valid_from,
+                valid_until,
+                decision,
+                ..
+            } => {
+                self.owner.get_or_insert(decision.document.home);
                 assert!(self.devices.contains_key(device_id), "a policy is for a device of the home");
                 assert!(self.answered.insert(*request_id), "a request is answered once");
-                let policy = authorized_policy(event, at);
+                let policy = Policy {
+                    device_id: device_id.clone(),
+                    provider_key: *provider_key,
+                    scope: scope.clone(),
+                    valid_from: *valid_from,
+                    valid_until: *valid_until,
+                    granted_at: at,
+                    ended: None,
+                };
                 assert!(self.policies.insert(*policy_id, policy).is_none(), "policy {policy_id} is granted once");
             }
             HouseholdEvent::ConsentDenied { request_id, decision, .. } => {
-                self.owner.get_or_insert(decision.decision.home);
+                self.owner.get_or_insert(decision.document.home);
                 assert!(self.answered.insert(*request_id), "a request is answered once");
             }
             HouseholdEvent::AuthorizationRevoked { policy_id, .. } => self.end(policy_id, PolicyStatus::Revoked, at),
@@ -116,21 +134,5 @@ impl HouseholdState {
         let policy = self.policies.get_mut(policy_id).expect("only a granted policy ends");
         assert!(policy.ended.is_none(), "policy {policy_id} ends once");
         policy.ended = Some((status, at));
-    }
-}
-
-fn authorized_policy(event: &HouseholdEvent, at: DateTime<Utc>) -> Policy {
-    let HouseholdEvent::ConsentAuthorized { device_id, provider_key, scope, valid_from, valid_until, .. } = event
-    else {
-        unreachable!("called for ConsentAuthorized");
-    };
-    Policy {
-        device_id: device_id.clone(),
-        provider_key: *provider_key,
-        scope: scope.clone(),
-        valid_from: *valid_from,
-        valid_until: *valid_until,
-        granted_at: at,
-        ended: None,
     }
 }

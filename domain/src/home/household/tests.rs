@@ -3,7 +3,7 @@ use ed25519_dalek::SigningKey;
 use uuid::Uuid;
 
 use super::*;
-use crate::crypto::{PublicKey, Received, Signature};
+use crate::crypto::{PublicKey, Received, Signature, Signed, SignedDocument};
 use crate::home::consent::testkit::{provider, request, scope};
 use crate::home::consent::{Granularity, SignedConsentRequest};
 use crate::home::error::HomeError;
@@ -24,23 +24,23 @@ fn device_signing_key() -> SigningKey {
 }
 
 fn decide_as(key: &SigningKey, at: DateTime<Utc>, act: Act) -> HouseholdCommand {
-    let decision = Received::of(OwnerDecision { home: PublicKey::of(key), at, act }).unwrap();
-    let signature = Signature::sign_canonical(key, OWNER_DECISION_PURPOSE, decision.canonical());
-    HouseholdCommand::Decide { decision: SignedDecision { decision, signature }, now: at }
+    let decision = Signed::sign(key, OwnerDecision { home: PublicKey::of(key), at, act }).unwrap();
+    HouseholdCommand::Decide { decision, now: at }
 }
 
 fn pairing(device_id: &str, owner: &SigningKey, at: DateTime<Utc>) -> SignedPairingProof {
     let device = device_signing_key();
-    let proof = Received::of(PairingProof {
-        device_id: device_id.into(),
-        device_key: PublicKey::of(&device),
-        owner: PublicKey::of(owner),
-        challenge: "00".repeat(32),
-        at,
-    })
-    .unwrap();
-    let signature = Signature::sign_canonical(&device, PAIRING_PROOF_PURPOSE, proof.canonical());
-    SignedPairingProof { proof, signature }
+    Signed::sign(
+        &device,
+        PairingProof {
+            device_id: device_id.into(),
+            device_key: PublicKey::of(&device),
+            owner: PublicKey::of(owner),
+            challenge: "00".repeat(32),
+            at,
+        },
+    )
+    .unwrap()
 }
 
 /// Runs `commands` in order from an empty home, each against the state the earlier ones left; the events of all.
@@ -84,9 +84,18 @@ fn a_pairing_proof_for_another_owner_or_forged_is_refused() {
     let err = run(vec![decide_as(&owner(), now(), Act::AddDevice { pairing: pairing(DEVICE, &stranger, now()) })]);
     assert!(matches!(err, Err(HomeError::BadRequest(_))), "{err:?}");
     let mut forged = pairing(DEVICE, &owner(), now());
-    forged.signature = Signature::sign_canonical(&stranger, PAIRING_PROOF_PURPOSE, forged.proof.canonical());
+    forged.signature = Signature::sign_canonical(&stranger, PairingProof::PURPOSE, forged.document.canonical());
     let err = run(vec![decide_as(&owner(), now(), Act::AddDevice { pairing: forged })]);
     assert!(matches!(err, Err(HomeError::BadSignature(_))), "{err:?}");
+}
+
+#[test]
+fn a_pairing_proof_names_a_challenge_of_32_bytes() {
+    let mut proof = (*pairing(DEVICE, &owner(), now()).document).clone();
+    proof.challenge = "ab".repeat(5000);
+    let long = Signed::sign(&device_signing_key(), proof).unwrap();
+    let err = run(vec![decide_as(&owner(), now(), Act::AddDevice { pairing: long })]);
+    assert!(matches!(err, Err(HomeError::BadRequest(_))), "{err:?}");
 }
 
 #[test]
@@ -95,14 +104,9 @@ fn a_decision_signed_by_another_key_is_refused() {
     let request = request(&provider(1), scope(Granularity::Telegram), now(), 30);
     let act = Act::Authorize { policy_id: Uuid::new_v4(), device_id: DEVICE.into(), request };
     let HouseholdCommand::Decide { decision, now } = decide_as(&owner(), at(1), act) else { unreachable!() };
-    let forged = SignedDecision {
-        signature: Signature::sign_canonical(
-            &SigningKey::from_bytes(&[9; 32]),
-            OWNER_DECISION_PURPOSE,
-            decision.decision.canonical(),
-        ),
-        decision: decision.decision,
-    };
+    let stranger = SigningKey::from_bytes(&[9; 32]);
+    let signature = Signature::sign_canonical(&stranger, OwnerDecision::PURPOSE, decision.document.canonical());
+    let forged = SignedDecision { signature, ..decision };
     let err = given_when::<Household>(&history, HouseholdCommand::Decide { decision: forged, now });
     assert!(matches!(err, Err(HomeError::BadSignature(_))), "{err:?}");
 }
@@ -147,7 +151,7 @@ fn authorizing_names_the_policy_request_device_scope_and_validity() {
     else {
         panic!("{events:?}")
     };
-    assert_eq!((*p, *request_id), (policy_id, request.request.request_id));
+    assert_eq!((*p, *request_id), (policy_id, request.document.request_id));
     assert_eq!(request_hash, &request.hash());
     assert_eq!((device_id.as_str(), s), (DEVICE, &scope(Granularity::FifteenMinutes)));
     assert_eq!(*valid_until, now() + Duration::days(30));
@@ -175,9 +179,9 @@ fn consent_is_only_for_a_device_of_the_home_and_each_request_is_answered_once() 
 #[test]
 fn a_tampered_request_is_refused() {
     let mut request = request(&provider(1), scope(Granularity::FifteenMinutes), now(), 30);
-    let mut widened = (*request.request).clone();
+    let mut widened = (*request.document).clone();
     widened.scope = scope(Granularity::Telegram);
-    request.request = Received::of(widened).unwrap();
+    request.document = Received::of(widened).unwrap();
     let act = Act::Authorize { policy_id: Uuid::new_v4(), device_id: DEVICE.into(), request };
     let err = given_when::<Household>(&paired(), decide_as(&owner(), at(1), act));
     assert!(matches!(err, Err(HomeError::BadSignature(_))), "{err:?}");
@@ -191,7 +195,7 @@ fn denying_records_the_request_and_grants_nothing() {
         given_when::<Household>(&history, decide_as(&owner(), at(1), Act::Deny { request: request.clone() })).unwrap(),
     );
     assert!(
-        matches!(&history[1], HouseholdEvent::ConsentDenied { request_id, .. } if *request_id == request.request.request_id)
+        matches!(&history[1], HouseholdEvent::ConsentDenied { request_id, .. } if *request_id == request.document.request_id)
     );
     assert!(Household::replay(&history).policies.is_empty());
 }
@@ -283,15 +287,9 @@ fn a_device_serves_at_most_four_distinct_scopes() {
 }
 
 fn terminate(key: &SigningKey, policy_id: Uuid, seconds: i64) -> HouseholdCommand {
-    let termination = Received::of(Termination {
-        home: PublicKey::of(&owner()),
-        policy_id,
-        reason: "service closed".into(),
-        at: at(seconds),
-    })
-    .unwrap();
-    let signature = Signature::sign_canonical(key, TERMINATION_PURPOSE, termination.canonical());
-    HouseholdCommand::Terminate { termination: SignedTermination { termination, signature }, now: at(seconds) }
+    let termination =
+        Termination { home: PublicKey::of(&owner()), policy_id, reason: "service closed".into(), at: at(seconds) };
+    HouseholdCommand::Terminate { termination: Signed::sign(key, termination).unwrap(), now: at(seconds) }
 }
 
 #[test]
