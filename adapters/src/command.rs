@@ -204,7 +204,7 @@ where
 pub fn encode<E: DomainEvent>(event: &E) -> NewEvent {
     let payload = serde_json::to_value(event).expect("domain events serialize to JSON");
     debug_assert_eq!(payload.get("type").and_then(|t| t.as_str()), Some(event.event_type()), "tag = event type");
-    NewEvent::new(event.event_type(), &payload)
+    NewEvent::from_json(event.event_type(), payload)
 }
 
 /// A stored event back as its domain type. The log's event type is the serde tag; payloads written before the tag

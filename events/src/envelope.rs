@@ -81,6 +81,11 @@ impl NewEvent {
             payload: serde_json::to_value(payload).expect("event payloads serialize to JSON"),
         }
     }
+
+    /// [`NewEvent::new`] with a payload already in JSON form (no second copy of it).
+    pub fn from_json(event_type: impl Into<String>, payload: Value) -> NewEvent {
+        NewEvent { event_id: Uuid::now_v7(), event_type: event_type.into(), payload }
+    }
 }
 
 /// An event signed by its appender, not yet placed in the log.

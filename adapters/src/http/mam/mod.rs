@@ -75,7 +75,13 @@ async fn store_message(
     };
     let stream = <ChannelLog as domain::Aggregate>::stream_id(&stored.channel);
     let index = stored.index;
-    let start = heads.get(&stream).filter(|head: &Loaded<ChannelLogState>| head.state.next_index == index);
+    // The common cases need no read before the append: a channel's first message (its stream does not exist yet)
+    // and the device's next message (its head is cached). The append's expected version checks both guesses.
+    let start = if index == 0 {
+        Some(Loaded { state: ChannelLogState::default(), version: 0 })
+    } else {
+        heads.get(&stream).filter(|head: &Loaded<ChannelLogState>| head.state.next_index == index)
+    };
     let decided = command::execute_from::<ChannelLog>(
         &store,
         &stream,
