@@ -12,8 +12,9 @@ use domain::charging::contact_card::ContactCard;
 use domain::charging::customer::CustomerEvent;
 use domain::charging::trust_list::TrustListEvent;
 use domain::home::consent::SignedConsentRequest;
+use domain::home::device_inbox::{SignedClaimantMessage, SignedDeviceMessage};
 use domain::home::household::SignedDecision;
-use domain::home::{ChannelLogEvent, HouseholdEvent};
+use domain::home::{ChannelLogEvent, DeviceInboxEvent, HouseholdEvent};
 use domain::site::connection_ticket::ConnectionTicketEvent;
 use domain::site::lift::LiftEvent;
 use domain::site::site_aggregate::SiteEvent;
@@ -35,6 +36,9 @@ fn schemas() -> Vec<(&'static str, &'static str, RootSchema)> {
         ("site", "signed-request", schema_for!(SignedRequest)),
         ("home", "channel-log-event", schema_for!(ChannelLogEvent)),
         ("home", "household-event", schema_for!(HouseholdEvent)),
+        ("home", "device-inbox-event", schema_for!(DeviceInboxEvent)),
+        ("home", "claimant-message", schema_for!(SignedClaimantMessage)),
+        ("home", "device-message", schema_for!(SignedDeviceMessage)),
         ("home", "consent-request", schema_for!(SignedConsentRequest)),
         ("home", "owner-decision", schema_for!(SignedDecision)),
         ("charging", "contact-card", schema_for!(ContactCard)),

@@ -3,6 +3,7 @@
 
 pub mod charging;
 pub mod command;
+pub mod home;
 pub mod http;
 pub mod ocpp;
 pub mod site;

@@ -59,9 +59,14 @@ pub fn canonical_json(value: &impl Serialize) -> Result<Vec<u8>, CryptoError> {
     serde_json_canonicalizer::to_vec(value).map_err(|e| CryptoError::NotCanonical(e.to_string()))
 }
 
-/// BLAKE2b with a 256-bit output, lower-case hex.
+/// BLAKE2b with a 256-bit output.
+pub fn blake2b(bytes: &[u8]) -> [u8; 32] {
+    Blake2b::<U32>::digest(bytes).into()
+}
+
+/// [`blake2b`], lower-case hex.
 pub fn blake2b_hex(bytes: &[u8]) -> String {
-    hex::encode(Blake2b::<U32>::digest(bytes))
+    hex::encode(blake2b(bytes))
 }
 
 /// An ed25519 public key as its 32 bytes. Whether they are a valid point is checked where a key enters from

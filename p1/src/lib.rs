@@ -8,12 +8,14 @@ pub mod device;
 pub mod drop_log;
 pub mod frame;
 pub mod mqtt;
+pub mod pairing;
 pub mod parse;
 pub mod publish;
 pub mod reader;
 pub mod reading;
 pub mod serial;
 pub mod spool;
+pub mod state_file;
 pub mod values;
 
 pub use frame::{Dropped, Frame, Framer, RawTelegram};

@@ -3,6 +3,7 @@
 pub mod charging;
 pub mod codes;
 mod error;
+mod home;
 mod log;
 mod mam;
 pub mod site;
@@ -25,7 +26,13 @@ pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
 
 /// The log's, the site's and the home context's routes.
 fn api(store: Store) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    log::routes(store.clone()).or(site::routes(store.clone())).unify().or(mam::routes(store)).unify()
+    log::routes(store.clone())
+        .or(site::routes(store.clone()))
+        .unify()
+        .or(mam::routes(store.clone()))
+        .unify()
+        .or(home::routes(crate::home::HomeService::new(store)))
+        .unify()
 }
 
 /// All routes of a node without the charging roles.

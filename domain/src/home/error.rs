@@ -37,6 +37,16 @@ pub enum HomeError {
     PolicyEnded { policy_id: Uuid, status: &'static str },
     #[error("consent request {0} was answered already")]
     AlreadyAnswered(Uuid),
-    #[error("a home holds at most {most} {what}")]
+    #[error("at most {most} {what}")]
     TooMany { what: &'static str, most: usize },
+    #[error("device {0} is paired; its owner must delete it, or it must be reset on the device, first")]
+    AlreadyPaired(String),
+    #[error("this claimant is locked out of the device after {failures} wrong answers; reset the device to retry")]
+    LockedOut { failures: u32 },
+    #[error("this claimant's claim of the device is under way; answer it or wait until it runs out")]
+    ClaimOpen,
+    #[error("no such challenge is waiting for this claimant")]
+    NoSuchChallenge,
+    #[error("this challenge was answered already")]
+    ChallengeAnswered,
 }

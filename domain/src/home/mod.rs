@@ -4,9 +4,11 @@
 
 pub mod channel_log;
 pub mod consent;
+pub mod device_inbox;
 mod error;
 pub mod household;
 
 pub use channel_log::{ChannelLog, ChannelLogCommand, ChannelLogEvent, ChannelLogState, MessageKind, StoredMessage};
+pub use device_inbox::{DeviceInbox, DeviceInboxCommand, DeviceInboxEvent, DeviceInboxState};
 pub use error::HomeError;
 pub use household::{Household, HouseholdCommand, HouseholdEvent, HouseholdState};

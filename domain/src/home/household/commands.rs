@@ -1,5 +1,5 @@
 //! What reaches a household: the owner's signed decisions, and a provider's signed end of its own policy. Facts
-//! from other streams come in through the command: a device's proof that it accepted the owner's claim.
+//! from other streams come in through the command: the device's signed acceptance of the owner's claim.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -7,9 +7,9 @@ use uuid::Uuid;
 
 use crate::crypto::{hex_key, PublicKey, Purpose, Signed, SignedDocument};
 use crate::home::consent::SignedConsentRequest;
+use crate::home::device_inbox::SignedDeviceMessage;
 
 pub const OWNER_DECISION_PURPOSE: Purpose = Purpose("notch/home/owner-decision/v1");
-pub const PAIRING_PROOF_PURPOSE: Purpose = Purpose("notch/home/pairing-proof/v1");
 pub const TERMINATION_PURPOSE: Purpose = Purpose("notch/home/termination/v1");
 
 #[derive(Debug, Clone)]
@@ -38,8 +38,8 @@ pub struct OwnerDecision {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Act {
-    /// Record a device that accepted this owner's claim.
-    AddDevice { pairing: SignedPairingProof },
+    /// Record a device that accepted this owner's claim: `pairing` is the device's signed `accept`.
+    AddDevice { pairing: SignedDeviceMessage },
     /// Grant a provider's request for one device of the home (AUTHORIZED).
     Authorize { policy_id: Uuid, device_id: String, request: SignedConsentRequest },
     /// Refuse a provider's request (DENIED).
@@ -56,30 +56,6 @@ impl SignedDocument for OwnerDecision {
 
 /// An owner decision signed by the owner key it names (`home`).
 pub type SignedDecision = Signed<OwnerDecision>;
-
-/// The device's word that it answered this owner's claim and now follows the owner's home.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-pub struct PairingProof {
-    pub device_id: String,
-    #[serde(with = "hex_key")]
-    #[cfg_attr(feature = "schema", schemars(with = "String"))]
-    pub device_key: PublicKey,
-    #[serde(with = "hex_key")]
-    #[cfg_attr(feature = "schema", schemars(with = "String"))]
-    pub owner: PublicKey,
-    /// The challenge the owner answered: ties the proof to one claim.
-    pub challenge: String,
-    pub at: DateTime<Utc>,
-}
-
-impl SignedDocument for PairingProof {
-    const PURPOSE: Purpose = PAIRING_PROOF_PURPOSE;
-}
-
-/// A pairing proof signed by its `device_key`.
-pub type SignedPairingProof = Signed<PairingProof>;
 
 /// A provider ends a policy granted to it (TERMINATED).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,12 +4,13 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use super::commands::{Act, HouseholdCommand, SignedDecision, SignedPairingProof, SignedTermination};
+use super::commands::{Act, HouseholdCommand, SignedDecision, SignedTermination};
 use super::events::{HouseholdEvent, RevocationReason};
 use super::state::{HouseholdState, PolicyStatus};
 use super::Household;
 use crate::crypto::PublicKey;
 use crate::home::consent::{Scope, SignedConsentRequest};
+use crate::home::device_inbox::{device_id_of, DeviceSay, SignedDeviceMessage};
 use crate::home::error::HomeError;
 use crate::Decider;
 
@@ -21,7 +22,6 @@ pub const MAX_POLICIES: usize = 4096;
 /// A device publishes one channel per distinct scope of its active policies.
 pub const MAX_SCOPES_PER_DEVICE: usize = 4;
 pub const MAX_REASON_CHARS: usize = 500;
-const MAX_DEVICE_ID_CHARS: usize = 100;
 
 impl Decider for Household {
     type State = HouseholdState;
@@ -77,28 +77,33 @@ fn in_window(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), HomeError> {
 
 fn add_device(
     state: &HouseholdState,
-    pairing: SignedPairingProof,
+    pairing: SignedDeviceMessage,
     decision: SignedDecision,
     now: DateTime<Utc>,
 ) -> Result<Vec<HouseholdEvent>, HomeError> {
     let proof = &pairing.document;
+    if device_id_of(&proof.device_key) != proof.device_id {
+        return Err(HomeError::BadRequest(format!(
+            "key {} is not device {}'s",
+            proof.device_key.to_hex(),
+            proof.device_id
+        )));
+    }
     pairing.verify(&proof.device_key).map_err(|e| HomeError::BadSignature(format!("pairing proof: {e}")))?;
-    if proof.owner != decision.document.home {
-        return Err(HomeError::BadRequest("the device accepted another owner's claim".into()));
+    match &proof.say {
+        DeviceSay::Accept { owner, .. } if *owner == decision.document.home => {}
+        DeviceSay::Accept { .. } => {
+            return Err(HomeError::BadRequest("the device accepted another owner's claim".into()));
+        }
+        _ => return Err(HomeError::BadRequest("a pairing proof is the device's accept of the claim".into())),
     }
     in_window(proof.at, now)?;
     let device_id = proof.device_id.clone();
-    if device_id.is_empty() || device_id.len() > MAX_DEVICE_ID_CHARS {
-        return Err(HomeError::BadRequest(format!("a device id has 1..={MAX_DEVICE_ID_CHARS} bytes")));
-    }
-    if proof.challenge.len() != 64 || !proof.challenge.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(HomeError::BadRequest("a pairing proof's challenge is 32 bytes of hex".into()));
-    }
     if state.devices.contains_key(&device_id) {
         return Err(HomeError::DeviceAlreadyAdded(device_id));
     }
     if state.devices.len() >= MAX_DEVICES {
-        return Err(HomeError::TooMany { what: "devices", most: MAX_DEVICES });
+        return Err(HomeError::TooMany { what: "devices per home", most: MAX_DEVICES });
     }
     Ok(vec![HouseholdEvent::DeviceAdded { device_id, device_key: proof.device_key, pairing, decision }])
 }
@@ -117,7 +122,7 @@ fn authorize(
         return Err(HomeError::PolicyTaken(policy_id));
     }
     if state.policies.len() >= MAX_POLICIES {
-        return Err(HomeError::TooMany { what: "policies", most: MAX_POLICIES });
+        return Err(HomeError::TooMany { what: "policies per home", most: MAX_POLICIES });
     }
     if !state.devices.contains_key(&device_id) {
         return Err(HomeError::UnknownDevice(device_id));

@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::commands::{SignedDecision, SignedPairingProof, SignedTermination};
+use super::commands::{SignedDecision, SignedTermination};
 use crate::crypto::{hex_key, PublicKey};
 use crate::home::consent::Scope;
+use crate::home::device_inbox::SignedDeviceMessage;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -19,7 +20,8 @@ pub enum HouseholdEvent {
         #[serde(with = "hex_key")]
         #[cfg_attr(feature = "schema", schemars(with = "String"))]
         device_key: PublicKey,
-        pairing: SignedPairingProof,
+        /// The device's signed `accept` of the owner's claim.
+        pairing: SignedDeviceMessage,
         decision: SignedDecision,
     },
     /// AUTHORIZED: the provider may read `scope` of the device from `valid_from` until `valid_until`.

@@ -11,8 +11,8 @@ mod state;
 mod tests;
 
 pub use commands::{
-    Act, HouseholdCommand, OwnerDecision, PairingProof, SignedDecision, SignedPairingProof, SignedTermination,
-    Termination, OWNER_DECISION_PURPOSE, PAIRING_PROOF_PURPOSE, TERMINATION_PURPOSE,
+    Act, HouseholdCommand, OwnerDecision, SignedDecision, SignedTermination, Termination, OWNER_DECISION_PURPOSE,
+    TERMINATION_PURPOSE,
 };
 pub use decide::{DECISION_WINDOW_SECONDS, MAX_DEVICES, MAX_POLICIES, MAX_REASON_CHARS, MAX_SCOPES_PER_DEVICE};
 pub use events::{HouseholdEvent, RevocationReason};

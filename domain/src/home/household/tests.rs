@@ -6,10 +6,9 @@ use super::*;
 use crate::crypto::{PublicKey, Received, Signature, Signed, SignedDocument};
 use crate::home::consent::testkit::{provider, request, scope};
 use crate::home::consent::{Granularity, SignedConsentRequest};
+use crate::home::device_inbox::{device_id_of, DeviceMessage, DeviceSay, ReleaseReason, SignedDeviceMessage};
 use crate::home::error::HomeError;
 use crate::{given_when, Decider};
-
-const DEVICE: &str = "p1-kitchen";
 
 fn now() -> DateTime<Utc> {
     "2026-12-01T12:00:00Z".parse().unwrap()
@@ -28,19 +27,16 @@ fn decide_as(key: &SigningKey, at: DateTime<Utc>, act: Act) -> HouseholdCommand 
     HouseholdCommand::Decide { decision, now: at }
 }
 
-fn pairing(device_id: &str, owner: &SigningKey, at: DateTime<Utc>) -> SignedPairingProof {
-    let device = device_signing_key();
-    Signed::sign(
-        &device,
-        PairingProof {
-            device_id: device_id.into(),
-            device_key: PublicKey::of(&device),
-            owner: PublicKey::of(owner),
-            challenge: "00".repeat(32),
-            at,
-        },
-    )
-    .unwrap()
+/// The test device's id: made of its key.
+fn device() -> String {
+    device_id_of(&PublicKey::of(&device_signing_key()))
+}
+
+/// The device's signed `accept` of `owner`'s claim.
+fn pairing(owner: &SigningKey, at: DateTime<Utc>) -> SignedDeviceMessage {
+    let key = device_signing_key();
+    let say = DeviceSay::Accept { owner: PublicKey::of(owner), challenge: "00".repeat(32) };
+    Signed::sign(&key, DeviceMessage { device_id: device(), device_key: PublicKey::of(&key), at, say }).unwrap()
 }
 
 /// Runs `commands` in order from an empty home, each against the state the earlier ones left; the events of all.
@@ -53,12 +49,12 @@ fn run(commands: Vec<HouseholdCommand>) -> Result<Vec<HouseholdEvent>, HomeError
 }
 
 fn paired() -> Vec<HouseholdEvent> {
-    run(vec![decide_as(&owner(), now(), Act::AddDevice { pairing: pairing(DEVICE, &owner(), now()) })]).unwrap()
+    run(vec![decide_as(&owner(), now(), Act::AddDevice { pairing: pairing(&owner(), now()) })]).unwrap()
 }
 
 fn granted(request: &SignedConsentRequest, policy_id: Uuid, seconds: i64) -> Vec<HouseholdEvent> {
     let mut history = paired();
-    let act = Act::Authorize { policy_id, device_id: DEVICE.into(), request: request.clone() };
+    let act = Act::Authorize { policy_id, device_id: device(), request: request.clone() };
     history.extend(
         given_when::<Household>(&history, decide_as(&owner(), now() + Duration::seconds(seconds), act)).unwrap(),
     );
@@ -73,7 +69,7 @@ fn at(seconds: i64) -> DateTime<Utc> {
 fn pairing_records_the_device_and_its_key() {
     let events = paired();
     assert!(matches!(&events[..], [HouseholdEvent::DeviceAdded { device_id, device_key, .. }]
-        if device_id == DEVICE && *device_key == PublicKey::of(&device_signing_key())));
+        if *device_id == device() && *device_key == PublicKey::of(&device_signing_key())));
     let state = Household::replay(&events);
     assert_eq!(state.owner, Some(PublicKey::of(&owner())));
 }
@@ -81,28 +77,34 @@ fn pairing_records_the_device_and_its_key() {
 #[test]
 fn a_pairing_proof_for_another_owner_or_forged_is_refused() {
     let stranger = SigningKey::from_bytes(&[9; 32]);
-    let err = run(vec![decide_as(&owner(), now(), Act::AddDevice { pairing: pairing(DEVICE, &stranger, now()) })]);
+    let err = run(vec![decide_as(&owner(), now(), Act::AddDevice { pairing: pairing(&stranger, now()) })]);
     assert!(matches!(err, Err(HomeError::BadRequest(_))), "{err:?}");
-    let mut forged = pairing(DEVICE, &owner(), now());
-    forged.signature = Signature::sign_canonical(&stranger, PairingProof::PURPOSE, forged.document.canonical());
+    let mut forged = pairing(&owner(), now());
+    forged.signature = Signature::sign_canonical(&stranger, DeviceMessage::PURPOSE, forged.document.canonical());
     let err = run(vec![decide_as(&owner(), now(), Act::AddDevice { pairing: forged })]);
     assert!(matches!(err, Err(HomeError::BadSignature(_))), "{err:?}");
 }
 
 #[test]
-fn a_pairing_proof_names_a_challenge_of_32_bytes() {
-    let mut proof = (*pairing(DEVICE, &owner(), now()).document).clone();
-    proof.challenge = "ab".repeat(5000);
-    let long = Signed::sign(&device_signing_key(), proof).unwrap();
-    let err = run(vec![decide_as(&owner(), now(), Act::AddDevice { pairing: long })]);
+fn a_pairing_proof_is_an_accept_by_the_key_the_device_id_is_made_of() {
+    let mut not_an_accept = (*pairing(&owner(), now()).document).clone();
+    not_an_accept.say = DeviceSay::Release { reason: ReleaseReason::Reset };
+    let signed = Signed::sign(&device_signing_key(), not_an_accept).unwrap();
+    let err = run(vec![decide_as(&owner(), now(), Act::AddDevice { pairing: signed })]);
     assert!(matches!(err, Err(HomeError::BadRequest(_))), "{err:?}");
+    let impostor = SigningKey::from_bytes(&[8; 32]);
+    let mut claimed = (*pairing(&owner(), now()).document).clone();
+    claimed.device_key = PublicKey::of(&impostor);
+    let signed = Signed::sign(&impostor, claimed).unwrap();
+    let err = run(vec![decide_as(&owner(), now(), Act::AddDevice { pairing: signed })]);
+    assert!(matches!(&err, Err(HomeError::BadRequest(m)) if m.contains("is not device")), "{err:?}");
 }
 
 #[test]
 fn a_decision_signed_by_another_key_is_refused() {
     let history = paired();
     let request = request(&provider(1), scope(Granularity::Telegram), now(), 30);
-    let act = Act::Authorize { policy_id: Uuid::new_v4(), device_id: DEVICE.into(), request };
+    let act = Act::Authorize { policy_id: Uuid::new_v4(), device_id: device(), request };
     let HouseholdCommand::Decide { decision, now } = decide_as(&owner(), at(1), act) else { unreachable!() };
     let stranger = SigningKey::from_bytes(&[9; 32]);
     let signature = Signature::sign_canonical(&stranger, OwnerDecision::PURPOSE, decision.document.canonical());
@@ -115,18 +117,17 @@ fn a_decision_signed_by_another_key_is_refused() {
 fn another_owner_cannot_decide_for_this_home() {
     let history = paired();
     let stranger = SigningKey::from_bytes(&[9; 32]);
-    let err =
-        given_when::<Household>(&history, decide_as(&stranger, at(1), Act::DeleteDevice { device_id: DEVICE.into() }));
+    let err = given_when::<Household>(&history, decide_as(&stranger, at(1), Act::DeleteDevice { device_id: device() }));
     assert!(matches!(err, Err(HomeError::WrongHome { .. })), "{err:?}");
 }
 
 #[test]
 fn a_replayed_or_out_of_window_decision_is_stale() {
     let history = paired();
-    let replay = decide_as(&owner(), now(), Act::DeleteDevice { device_id: DEVICE.into() });
+    let replay = decide_as(&owner(), now(), Act::DeleteDevice { device_id: device() });
     assert!(matches!(given_when::<Household>(&history, replay), Err(HomeError::Stale { .. })));
     let HouseholdCommand::Decide { decision, .. } =
-        decide_as(&owner(), at(1), Act::DeleteDevice { device_id: DEVICE.into() })
+        decide_as(&owner(), at(1), Act::DeleteDevice { device_id: device() })
     else {
         unreachable!()
     };
@@ -153,7 +154,7 @@ fn authorizing_names_the_policy_request_device_scope_and_validity() {
     };
     assert_eq!((*p, *request_id), (policy_id, request.document.request_id));
     assert_eq!(request_hash, &request.hash());
-    assert_eq!((device_id.as_str(), s), (DEVICE, &scope(Granularity::FifteenMinutes)));
+    assert_eq!((device_id.clone(), s), (device(), &scope(Granularity::FifteenMinutes)));
     assert_eq!(*valid_until, now() + Duration::days(30));
     let state = Household::replay(&events);
     assert_eq!(state.policies[&policy_id].status_at(at(2)), PolicyStatus::Active);
@@ -164,12 +165,15 @@ fn authorizing_names_the_policy_request_device_scope_and_validity() {
 fn consent_is_only_for_a_device_of_the_home_and_each_request_is_answered_once() {
     let request = request(&provider(1), scope(Granularity::Telegram), now(), 30);
     let history = paired();
-    let elsewhere =
-        Act::Authorize { policy_id: Uuid::new_v4(), device_id: "p1-garage".into(), request: request.clone() };
+    let elsewhere = Act::Authorize {
+        policy_id: Uuid::new_v4(),
+        device_id: device_id_of(&PublicKey::of(&SigningKey::from_bytes(&[5; 32]))),
+        request: request.clone(),
+    };
     let err = given_when::<Household>(&history, decide_as(&owner(), at(1), elsewhere));
     assert!(matches!(err, Err(HomeError::UnknownDevice(_))), "{err:?}");
     let history = granted(&request, Uuid::new_v4(), 1);
-    let again = Act::Authorize { policy_id: Uuid::new_v4(), device_id: DEVICE.into(), request: request.clone() };
+    let again = Act::Authorize { policy_id: Uuid::new_v4(), device_id: device(), request: request.clone() };
     let err = given_when::<Household>(&history, decide_as(&owner(), at(2), again));
     assert!(matches!(err, Err(HomeError::AlreadyAnswered(_))), "{err:?}");
     let err = given_when::<Household>(&history, decide_as(&owner(), at(3), Act::Deny { request }));
@@ -182,7 +186,7 @@ fn a_tampered_request_is_refused() {
     let mut widened = (*request.document).clone();
     widened.scope = scope(Granularity::Telegram);
     request.document = Received::of(widened).unwrap();
-    let act = Act::Authorize { policy_id: Uuid::new_v4(), device_id: DEVICE.into(), request };
+    let act = Act::Authorize { policy_id: Uuid::new_v4(), device_id: device(), request };
     let err = given_when::<Household>(&paired(), decide_as(&owner(), at(1), act));
     assert!(matches!(err, Err(HomeError::BadSignature(_))), "{err:?}");
 }
@@ -228,12 +232,12 @@ fn deleting_a_device_revokes_each_of_its_active_policies_then_unpairs_it() {
     let mut history = granted(&request(&provider(1), scope(Granularity::Telegram), now(), 30), first, 1);
     let other = Act::Authorize {
         policy_id: second,
-        device_id: DEVICE.into(),
+        device_id: device(),
         request: request(&provider(2), scope(Granularity::OneMinute), now(), 30),
     };
     history.extend(given_when::<Household>(&history, decide_as(&owner(), at(2), other)).unwrap());
     let events =
-        given_when::<Household>(&history, decide_as(&owner(), at(3), Act::DeleteDevice { device_id: DEVICE.into() }))
+        given_when::<Household>(&history, decide_as(&owner(), at(3), Act::DeleteDevice { device_id: device() }))
             .unwrap();
     let revoked: Vec<Uuid> = events
         .iter()
@@ -251,7 +255,7 @@ fn deleting_a_device_revokes_each_of_its_active_policies_then_unpairs_it() {
     let state = Household::replay(&history);
     assert!(state.devices.is_empty());
     // The device can be paired again, by a new claim.
-    let again = decide_as(&owner(), at(4), Act::AddDevice { pairing: pairing(DEVICE, &owner(), at(4)) });
+    let again = decide_as(&owner(), at(4), Act::AddDevice { pairing: pairing(&owner(), at(4)) });
     assert!(given_when::<Household>(&history, again).is_ok());
 }
 
@@ -274,7 +278,7 @@ fn a_device_serves_at_most_four_distinct_scopes() {
     for (n, s) in scopes.iter().enumerate() {
         let act = Act::Authorize {
             policy_id: Uuid::new_v4(),
-            device_id: DEVICE.into(),
+            device_id: device(),
             request: request(&provider(1), s.clone(), now(), 30),
         };
         let result = given_when::<Household>(&history, decide_as(&owner(), at(n as i64 + 1), act));
