@@ -201,3 +201,23 @@ async fn forged_replayed_and_misdirected_messages_are_refused_and_leave_nothing(
     assert_eq!(ledger.version(&inbox).await, 3);
     ledger.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_stream_read_answers_when_the_inbox_gets_an_event() {
+    let ledger = Ledger::start("home_pairing_wait").await;
+    let device = Device::new();
+    let inbox = format!("{}/streams/device-{}", ledger.url, device.id);
+    // Nothing comes: after the wait, an empty page rather than 404.
+    let empty: Value = ledger.http.get(format!("{inbox}?wait_ms=200")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(empty["events"], serde_json::json!([]), "{empty}");
+    // A claim while a read waits (20 s): the read answers with it, long before its wait ends.
+    let started = std::time::Instant::now();
+    let read = tokio::spawn(ledger.http.get(format!("{inbox}?from=1&wait_ms=20000")).send());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let owner = SigningKey::from_bytes(&[28; 32]);
+    assert_eq!(ledger.post(&device.path("claimant"), &claimant_says(&owner, &device, ClaimantSay::Claim)).await.0, 201);
+    let page: Value = read.await.unwrap().unwrap().json().await.unwrap();
+    assert_eq!(page["events"][0]["event_type"], "PairingClaimed", "{page}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(15), "answered after {:?}", started.elapsed());
+    ledger.stop().await;
+}

@@ -9,6 +9,7 @@ pub mod drop_log;
 pub mod frame;
 pub mod mqtt;
 pub mod pairing;
+pub mod pairing_link;
 pub mod parse;
 pub mod publish;
 pub mod reader;

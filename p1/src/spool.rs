@@ -99,14 +99,19 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SpoolError + '_ {
     move |source| SpoolError::Io { path: path.to_path_buf(), source }
 }
 
+/// The spool directory's lock, held by one process at a time (`run`, or a command that must not run beside it).
+pub fn lock_data_dir(dir: &Path) -> Result<nix::fcntl::Flock<File>, SpoolError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let lock_path = dir.join("lock");
+    let lock_file =
+        OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io(&lock_path))?;
+    nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|_| SpoolError::InUse(dir.to_path_buf()))
+}
+
 impl Spool {
     pub fn open(config: SpoolConfig) -> Result<(Spool, Recovery), SpoolError> {
-        std::fs::create_dir_all(&config.dir).map_err(io(&config.dir))?;
-        let lock_path = config.dir.join("lock");
-        let lock_file =
-            OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io(&lock_path))?;
-        let lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock)
-            .map_err(|_| SpoolError::InUse(config.dir.clone()))?;
+        let lock = lock_data_dir(&config.dir)?;
         let acked = read_acked(&config.dir.join("acked"))?;
         let mut names: Vec<(u64, PathBuf)> = std::fs::read_dir(&config.dir)
             .map_err(io(&config.dir))?

@@ -11,21 +11,12 @@ use std::time::Duration;
 use common::corpus;
 use common::ledger::{start_ledger, FakeLedger};
 use common::meter::FakeMeter;
+use common::service::Service;
 use mam::{Address, Grant, ProviderKeyPair, Reader, SealedMessage};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 const BIN: &str = env!("CARGO_BIN_EXE_notch-p1");
-
-/// Kills the service when the test ends, however it ends.
-struct Service(std::process::Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test]
 async fn the_service_publishes_meter_telegrams_that_a_granted_provider_reads() {

@@ -10,26 +10,42 @@ use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 use warp::Filter;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
 use super::{with, ApiError, MAX_BODY_BYTES};
 
 /// Events returned per page when the client does not say.
 const DEFAULT_PAGE: usize = 100;
 /// Most events one page returns.
 const MAX_PAGE: usize = 1000;
+/// Longest a stream read waits for its first event (`wait_ms`).
+const MAX_WAIT_MS: u64 = 30_000;
+/// Stream reads waiting at once; a read beyond these answers at once instead of waiting.
+const MAX_WAITING_READS: usize = 10_000;
 
 #[derive(Deserialize)]
 struct Page {
     from: Option<i64>,
     limit: Option<usize>,
+    /// For a stream read: wait up to this long (≤ 30 s) for an event at `from` or later before answering empty.
+    wait_ms: Option<u64>,
 }
 
-pub fn routes(store: Store) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+pub fn routes(
+    store: Store,
+    draining: super::Draining,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
     let health = warp::path!("health").and(warp::get()).and(with(store.clone())).then(health);
     let feed = warp::path!("events").and(warp::get()).and(warp::query::<Page>()).and(with(store.clone())).then(feed);
     let read_stream = warp::path!("streams" / String)
         .and(warp::get())
         .and(warp::query::<Page>())
         .and(with(store.clone()))
+        .and(with(std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_WAITING_READS))))
+        .and(with(draining))
         .then(read_stream);
     let append = warp::path!("streams" / String)
         .and(warp::post())
@@ -77,15 +93,28 @@ async fn feed(page: Page, store: Store) -> Response {
     }
 }
 
-async fn read_stream(raw_id: String, page: Page, store: Store) -> Response {
+async fn read_stream(
+    raw_id: String,
+    page: Page,
+    store: Store,
+    waiting: Arc<Semaphore>,
+    draining: super::Draining,
+) -> Response {
     let stream_id = match decode_segment(&raw_id) {
         Ok(id) => id,
         Err(err) => return err.into_response(),
     };
     let from = page.from.unwrap_or(1).max(1);
     let limit = page.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
-    match store.read_stream(&stream_id, from, limit).await {
-        Ok(events) if events.is_empty() && from == 1 => {
+    let read = match page.wait_ms {
+        Some(wait_ms) => {
+            let wait = Duration::from_millis(wait_ms.min(MAX_WAIT_MS));
+            read_stream_waiting(&store, &stream_id, from, limit, wait, &waiting, draining).await
+        }
+        None => store.read_stream(&stream_id, from, limit).await,
+    };
+    match read {
+        Ok(events) if events.is_empty() && from == 1 && page.wait_ms.is_none() => {
             ApiError::new("not_found", format!("no stream {stream_id}")).into_response()
         }
         Ok(events) => {
@@ -95,6 +124,37 @@ async fn read_stream(raw_id: String, page: Page, store: Store) -> Response {
                 .into_response()
         }
         Err(err) => ApiError::unavailable(err).into_response(),
+    }
+}
+
+/// The stream's events from `from`, waiting up to `wait` for the first of them: a follower (a device following
+/// its inbox) catches up and then hears of each new event within moments, without polling. The wait is on the
+/// log's head (NOTIFY), holds no database connection, and ends when the server starts to drain.
+async fn read_stream_waiting(
+    store: &Store,
+    stream_id: &str,
+    from: i64,
+    limit: usize,
+    wait: Duration,
+    waiting: &Semaphore,
+    mut draining: super::Draining,
+) -> Result<Vec<events::RecordedEvent>, events::StoreError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let Ok(_permit) = waiting.try_acquire() else { return store.read_stream(stream_id, from, limit).await };
+    let mut head = store.head_watch();
+    loop {
+        head.borrow_and_update();
+        let events = store.read_stream(stream_id, from, limit).await?;
+        if !events.is_empty() {
+            return Ok(events);
+        }
+        tokio::select! {
+            changed = tokio::time::timeout_at(deadline, head.changed()) => match changed {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) | Err(_) => return Ok(events),
+            },
+            _ = draining.wait_for(|draining| *draining) => return Ok(events),
+        }
     }
 }
 

@@ -24,9 +24,13 @@ pub use error::ApiError;
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
 
+/// Becomes true when the server starts to drain: a long-polled read answers at once instead of holding the drain
+/// up for its whole wait.
+pub type Draining = tokio::sync::watch::Receiver<bool>;
+
 /// The log's, the site's and the home context's routes.
-fn api(store: Store) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    log::routes(store.clone())
+fn api(store: Store, draining: Draining) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+    log::routes(store.clone(), draining)
         .or(site::routes(store.clone()))
         .unify()
         .or(mam::routes(store.clone()))
@@ -36,13 +40,13 @@ fn api(store: Store) -> impl Filter<Extract = (Response,), Error = warp::Rejecti
 }
 
 /// All routes of a node without the charging roles.
-pub fn routes(store: Store) -> BoxedFilter<(Response,)> {
-    api(store).recover(error::recover).unify().boxed()
+pub fn routes(store: Store, draining: Draining) -> BoxedFilter<(Response,)> {
+    api(store, draining).recover(error::recover).unify().boxed()
 }
 
 /// All routes of a node with the charging roles: the app's endpoints and the OCPP websocket besides.
-pub fn routes_with_charging(store: Store, charging: ChargingService) -> BoxedFilter<(Response,)> {
-    api(store)
+pub fn routes_with_charging(store: Store, charging: ChargingService, draining: Draining) -> BoxedFilter<(Response,)> {
+    api(store, draining)
         .or(charging::routes(charging.clone()))
         .unify()
         .or(crate::ocpp::endpoint::routes(charging))
@@ -59,7 +63,8 @@ pub async fn serve(
     store: Store,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<(SocketAddr, impl Future<Output = ()>)> {
-    serve_routes(listen, routes(store), shutdown).await
+    let (drain, draining) = tokio::sync::watch::channel(false);
+    serve_routes(listen, routes(store, draining), drain, shutdown).await
 }
 
 /// Like [`serve`], with [`routes_with_charging`]: what `notch serve` runs.
@@ -69,14 +74,20 @@ pub async fn serve_with_charging(
     charging: ChargingService,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<(SocketAddr, impl Future<Output = ()>)> {
-    serve_routes(listen, routes_with_charging(store, charging), shutdown).await
+    let (drain, draining) = tokio::sync::watch::channel(false);
+    serve_routes(listen, routes_with_charging(store, charging, draining), drain, shutdown).await
 }
 
 async fn serve_routes(
     listen: SocketAddr,
     routes: BoxedFilter<(Response,)>,
+    drain: tokio::sync::watch::Sender<bool>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<(SocketAddr, impl Future<Output = ()>)> {
+    let shutdown = async move {
+        shutdown.await;
+        let _ = drain.send(true);
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|err| anyhow::anyhow!("cannot listen on {listen}: {err}"))?;

@@ -2,6 +2,7 @@
 
 mod bench;
 mod channel;
+mod pairing;
 mod parse;
 mod run;
 
@@ -25,6 +26,10 @@ enum Command {
     /// The owner's channel operations: show, grant, rotate.
     #[command(subcommand)]
     Channel(channel::ChannelCommand),
+    /// Show what an owner needs to pair this device: its id, its pairing secret, a URL and a QR code.
+    PairingCode(pairing::PairingCodeArgs),
+    /// Unpair the device on the device itself: a new pairing secret, and every lock-out lifted.
+    ResetPairing(pairing::ResetPairingArgs),
 }
 
 pub fn main() -> std::process::ExitCode {
@@ -34,6 +39,8 @@ pub fn main() -> std::process::ExitCode {
         Command::Run(args) => run::run(*args),
         Command::Channel(command) => channel::run(command),
         Command::Bench(args) => bench::run(args),
+        Command::PairingCode(args) => pairing::pairing_code(args),
+        Command::ResetPairing(args) => pairing::reset_pairing(args),
     };
     match result {
         Ok(code) => code,

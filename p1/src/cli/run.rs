@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use notch_p1::device::{Accepted, Device};
 use notch_p1::mqtt::{MqttConfig, MqttSink};
+use notch_p1::pairing::Identity;
+use notch_p1::pairing_link::{self, LinkConfig};
 use notch_p1::publish::{self, PublishStats, PublisherConfig};
 use notch_p1::reader::{self, ReaderConfig, Stats};
 use notch_p1::serial::{LineSettings, Preset};
@@ -91,14 +93,9 @@ async fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
     let (tx, mut rx) = mpsc::channel(64);
     tokio::spawn(reader::run(reader_config, tx, stats.clone()));
 
-    let publish_stats = Arc::new(PublishStats::default());
-    let publisher = tokio::spawn(publish::run(
-        device.spool.clone(),
-        device.appended.clone(),
-        PublisherConfig::new(args.ledger_url.clone()),
-        publish_stats.clone(),
-    ));
+    let (publisher, publish_stats) = start_publisher(&args, &device);
     let mqtt = mqtt_sink(&args, &device);
+    let pairing = tokio::spawn(pairing_link(&args)?);
 
     let mut report = tokio::time::interval(Duration::from_secs(600));
     loop {
@@ -121,14 +118,40 @@ async fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        if publisher.is_finished() {
+        if publisher.is_finished() || pairing.is_finished() {
             break;
         }
     }
-    match publisher.await {
-        Ok(Err(e)) => Err(e.context("publishing to the ledger")),
+    ended(publisher, pairing).await
+}
+
+type Task = tokio::task::JoinHandle<anyhow::Result<()>>;
+
+fn start_publisher(args: &RunArgs, device: &Device) -> (Task, Arc<PublishStats>) {
+    let stats = Arc::new(PublishStats::default());
+    let config = PublisherConfig::new(args.ledger_url.clone());
+    let publisher = tokio::spawn(publish::run(device.spool.clone(), device.appended.clone(), config, stats.clone()));
+    (publisher, stats)
+}
+
+/// The service ends only when a task it cannot do without has ended: say which, and why.
+async fn ended(publisher: Task, pairing: Task) -> anyhow::Result<ExitCode> {
+    let (task, what) =
+        if pairing.is_finished() { (pairing, "pairing") } else { (publisher, "publishing to the ledger") };
+    match task.await {
+        Ok(Err(e)) => Err(e.context(what)),
         _ => Ok(ExitCode::FAILURE),
     }
+}
+
+/// The device's side of the pairing dialogue, following its inbox on the ledger.
+fn pairing_link(args: &RunArgs) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
+    let identity = Identity::open(&super::pairing::identity_path(&args.data_dir), &mut rand_core::OsRng)?;
+    let state_path = super::pairing::state_path(&args.data_dir);
+    let state = pairing_link::open_state(&state_path)?;
+    tracing::info!(device_id = identity.device_id(), paired = state.paired_with.is_some(), "pairing ready");
+    let config = LinkConfig::new(pairing_link::ledger_base(&args.ledger_url)?, state_path);
+    Ok(pairing_link::run(config, identity, state))
 }
 
 /// The serial line: the DSMR version's settings, with any flag given taking precedence.

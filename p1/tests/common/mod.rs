@@ -3,3 +3,4 @@ pub mod corpus;
 pub mod ledger;
 pub mod meter;
 pub mod python;
+pub mod service;
