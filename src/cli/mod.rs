@@ -6,6 +6,8 @@ mod bench_audit;
 mod bench_mam;
 mod bench_p1;
 mod charging;
+mod home;
+mod key_file;
 mod node;
 mod projections;
 mod scratch;
@@ -46,6 +48,8 @@ enum Command {
         #[command(subcommand)]
         action: site::lift::LiftCommand,
     },
+    /// A household's consent: the owner key, pairing devices, the home's record.
+    Home(home::HomeArgs),
     /// Inspect and rebuild projections.
     Projections {
         #[command(subcommand)]
@@ -77,6 +81,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench { which: BenchCommand::Mam(args) } => bench_mam::run(args).await,
         Command::Bench { which: BenchCommand::Lifts(args) } => site::bench_lifts::run(args).await,
         Command::Admin(args) => site::admin::run(args).await,
+        Command::Home(args) => home::run(args).await,
         Command::Lift { action } => site::lift::run(action).await,
         Command::Projections { action } => projections::run(action).await,
         Command::Charging { action } => charging::run(action).await,

@@ -11,7 +11,7 @@ use domain::site::site_aggregate::{SiteCommand, SiteIdentity};
 use domain::site::user::{Contact, UserCommand};
 use ed25519_dalek::SigningKey;
 
-use super::key_file;
+use crate::cli::key_file;
 use crate::cli::node::{DbArgs, Node};
 
 #[derive(Args)]
@@ -194,7 +194,7 @@ async fn init(
     port: u16,
     now: chrono::DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let path = key_file::path(&db.data_dir);
+    let path = key_file::site_key_path(&db.data_dir);
     if path.exists() {
         bail!("{} exists: this site has a key already", path.display());
     }
@@ -210,7 +210,7 @@ async fn init(
 
 /// Rotates the site key or re-encrypts it; either way the key file must hold the site's current key.
 async fn key(store: &events::Store, db: &DbArgs, action: KeyCommand, now: chrono::DateTime<Utc>) -> anyhow::Result<()> {
-    let path = key_file::path(&db.data_dir);
+    let path = key_file::site_key_path(&db.data_dir);
     let old = key_file::read(&path, key_file::passphrase("NOTCH_PASSPHRASE", "Passphrase: ", false)?)?;
     let (identity, _) = app::site_identity(store).await?;
     if PublicKey::of(&old) != identity.site_key {

@@ -2,5 +2,4 @@
 
 pub mod admin;
 pub mod bench_lifts;
-pub mod key_file;
 pub mod lift;

@@ -1,6 +1,7 @@
-//! The site key at rest: its 32-byte ed25519 seed, hex, encrypted with age under a scrypt passphrase
-//! (ASCII-armored file `site-key.age` in the data directory). The passphrase comes from `NOTCH_PASSPHRASE`
-//! or a prompt; a new one (for `key passphrase`) from `NOTCH_NEW_PASSPHRASE` or a prompt.
+//! A private key at rest (the site key, a home's owner key): its 32-byte ed25519 seed, hex, encrypted with age
+//! under a scrypt passphrase, in an ASCII-armored file readable by its owner only (`site-key.age` in the data
+//! directory, `owner-key.age` in a home directory). The passphrase comes from `NOTCH_PASSPHRASE` or a prompt; a
+//! new one (for `key passphrase`) from `NOTCH_NEW_PASSPHRASE` or a prompt.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -9,12 +10,13 @@ use age::secrecy::SecretString;
 use anyhow::{bail, Context};
 use ed25519_dalek::SigningKey;
 
-pub const FILE_NAME: &str = "site-key.age";
+pub const SITE_KEY_FILE: &str = "site-key.age";
 /// Shortest passphrase accepted: scrypt slows guessing, it cannot save a trivial passphrase.
 const MIN_PASSPHRASE: usize = 8;
 
-pub fn path(data_dir: &Path) -> PathBuf {
-    data_dir.join(FILE_NAME)
+/// The site key's file in a node's data directory.
+pub fn site_key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SITE_KEY_FILE)
 }
 
 /// The passphrase from `env_var`, else asked on the terminal (twice when `confirm`).
@@ -45,22 +47,30 @@ pub fn write(path: &Path, key: &SigningKey, passphrase: SecretString) -> anyhow:
     writer.finish()?.finish()?;
     // Write beside, then rename: a crash never leaves a half-written key file.
     let tmp = path.with_extension("age.tmp");
-    std::fs::write(&tmp, &armored).with_context(|| format!("writing {}", tmp.display()))?;
+    write_private(&tmp, &armored).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
     Ok(())
 }
 
 pub fn read(path: &Path, passphrase: SecretString) -> anyhow::Result<SigningKey> {
-    let armored = std::fs::read(path).with_context(|| format!("reading the site key {}", path.display()))?;
+    let armored = std::fs::read(path).with_context(|| format!("reading the key file {}", path.display()))?;
     let decryptor = age::Decryptor::new(age::armor::ArmoredReader::new(&armored[..]))?;
     let identity = age::scrypt::Identity::new(passphrase);
     let mut reader = decryptor
         .decrypt(std::iter::once(&identity as &dyn age::Identity))
-        .map_err(|_| anyhow::anyhow!("cannot decrypt the site key: wrong passphrase?"))?;
+        .map_err(|_| anyhow::anyhow!("cannot decrypt {}: wrong passphrase?", path.display()))?;
     let mut hex_seed = String::new();
     reader.read_to_string(&mut hex_seed)?;
     let seed: [u8; 32] = hex::decode(hex_seed.trim())?
         .try_into()
-        .map_err(|_| anyhow::anyhow!("the site key file does not hold a 32-byte key"))?;
+        .map_err(|_| anyhow::anyhow!("{} does not hold a 32-byte key", path.display()))?;
     Ok(SigningKey::from_bytes(&seed))
+}
+
+/// A new file readable and writable by its owner only (an encrypted key is still nobody else's to copy).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }

@@ -1,0 +1,105 @@
+//! `notch home ...`: the owner's side of the consent dialogues for scripts and tests (My Home's pages come on top
+//! of the same routes). The owner key lives in an age-encrypted file in the home directory and signs every
+//! message; the ledger and the device each check the signature.
+
+mod client;
+mod pair;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use domain::crypto::PublicKey;
+use domain::home::household::HouseholdState;
+use domain::home::{Household, HouseholdEvent};
+use domain::Decider;
+use ed25519_dalek::SigningKey;
+
+use super::key_file;
+use client::Ledger;
+
+const OWNER_KEY_FILE: &str = "owner-key.age";
+
+#[derive(Args)]
+pub struct HomeArgs {
+    /// Where the owner key lives (owner-key.age).
+    #[arg(long, env = "NOTCH_HOME_DIR", default_value = "notch-home", global = true)]
+    home_dir: PathBuf,
+    /// The ledger's base URL.
+    #[arg(long, env = "NOTCH_LEDGER", default_value = "http://127.0.0.1:8080", global = true)]
+    ledger: String,
+    #[command(subcommand)]
+    command: HomeCommand,
+}
+
+#[derive(Subcommand)]
+enum HomeCommand {
+    /// Make the owner key (encrypted under a passphrase) and print the home's id (the owner key, hex).
+    Init,
+    /// Pair a device: claim it, answer its challenge with the pairing secret, record it in the home.
+    Pair(pair::PairArgs),
+    /// The home's devices, as its record on the ledger has them.
+    Devices,
+    /// Every event of the home, in order.
+    Events,
+}
+
+pub async fn run(args: HomeArgs) -> anyhow::Result<ExitCode> {
+    let ledger = Ledger::new(&args.ledger)?;
+    match args.command {
+        HomeCommand::Init => init(&args.home_dir),
+        HomeCommand::Pair(pair) => pair::run(&ledger, &owner_key(&args.home_dir)?, pair).await,
+        HomeCommand::Devices => devices(&ledger, &owner_key(&args.home_dir)?).await,
+        HomeCommand::Events => events(&ledger, &owner_key(&args.home_dir)?).await,
+    }
+}
+
+fn init(home_dir: &Path) -> anyhow::Result<ExitCode> {
+    let path = home_dir.join(OWNER_KEY_FILE);
+    if path.exists() {
+        bail!("{} exists: this home has an owner key already", path.display());
+    }
+    std::fs::create_dir_all(home_dir)?;
+    let passphrase = key_file::passphrase("NOTCH_PASSPHRASE", "Passphrase for the owner key: ", true)?;
+    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    key_file::write(&path, &key, passphrase)?;
+    println!("{}", PublicKey::of(&key).to_hex());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn owner_key(home_dir: &Path) -> anyhow::Result<SigningKey> {
+    let path = home_dir.join(OWNER_KEY_FILE);
+    if !path.exists() {
+        bail!("no owner key in {}: run `notch home init` first", home_dir.display());
+    }
+    key_file::read(&path, key_file::passphrase("NOTCH_PASSPHRASE", "Passphrase: ", false)?)
+}
+
+/// The home's record, replayed from its stream with the same rules the ledger applies.
+async fn household(ledger: &Ledger, owner: &SigningKey) -> anyhow::Result<(HouseholdState, Vec<HouseholdEvent>)> {
+    let stream = <Household as domain::Aggregate>::stream_id(&PublicKey::of(owner));
+    let events: Vec<HouseholdEvent> = ledger.stream(&stream).await?;
+    Ok((Household::replay(&events), events))
+}
+
+async fn devices(ledger: &Ledger, owner: &SigningKey) -> anyhow::Result<ExitCode> {
+    let (state, _) = household(ledger, owner).await?;
+    for (device_id, device) in &state.devices {
+        let line = serde_json::json!({
+            "device_id": device_id,
+            "device_key": device.device_key.to_hex(),
+            "added_at": device.added_at,
+        });
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn events(ledger: &Ledger, owner: &SigningKey) -> anyhow::Result<ExitCode> {
+    let (_, events) = household(ledger, owner).await?;
+    for event in events {
+        println!("{}", serde_json::to_string(&event)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,107 @@
+//! The pairing as people run it, each party its own process: `notch serve` (embedded PostgreSQL), `notch-p1 run`
+//! on the device, and the owner's `notch home init | pair | devices`. A wrong secret is refused by the device, the
+//! right one pairs, the home lists the device, and a second home cannot claim it.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use common::{data_dir, Serving, NOTCH};
+use serde_json::Value;
+
+const PASSPHRASE: &str = "a long enough passphrase";
+
+/// `notch-p1`, built beside `notch` by the workspace's test build.
+fn notch_p1() -> PathBuf {
+    let path = Path::new(NOTCH).with_file_name("notch-p1");
+    assert!(path.exists(), "{} is missing: build the workspace (cargo nextest run --workspace)", path.display());
+    path
+}
+
+/// Kills the device when the test ends, however it ends.
+struct DeviceProcess(Child);
+
+impl Drop for DeviceProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn home(home_dir: &Path, ledger: &str, args: &[&str]) -> Output {
+    Command::new(NOTCH)
+        .arg("home")
+        .args(args)
+        .args(["--ledger", ledger, "--home-dir"])
+        .arg(home_dir)
+        .env("NOTCH_PASSPHRASE", PASSPHRASE)
+        .env("NOTCH_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn one_line_error(output: &Output) -> String {
+    assert!(!output.status.success(), "expected a failure: {}", String::from_utf8_lossy(&output.stdout));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one clear line: {stderr}");
+    stderr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_pairs_a_running_device_with_the_secret_it_shows() {
+    let node_dir = data_dir();
+    let serving = Serving::start(node_dir.path()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let device_dir = dir.path().join("device");
+    let mam_url = format!("{}/mam/messages", serving.base);
+
+    let shown = Command::new(notch_p1())
+        .args(["pairing-code", "--json", "--ledger-url", &mam_url, "--data-dir"])
+        .arg(&device_dir)
+        .output()
+        .unwrap();
+    assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
+    let code: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let (device_id, secret) = (code["device_id"].as_str().unwrap(), code["secret"].as_str().unwrap());
+    // The meter is not plugged in: the reader keeps retrying the port while the pairing goes on.
+    let _device = DeviceProcess(
+        Command::new(notch_p1())
+            .args(["run", "--ledger-url", &mam_url, "--port"])
+            .arg(dir.path().join("no-meter-yet"))
+            .arg("--data-dir")
+            .arg(&device_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
+    let home_dir = dir.path().join("home");
+    let init = home(&home_dir, &serving.base, &["init"]);
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let home_id = String::from_utf8(init.stdout).unwrap().trim().to_owned();
+    assert_eq!(home_id.len(), 64, "{home_id}");
+
+    let wrong =
+        home(&home_dir, &serving.base, &["pair", device_id, "--secret", "AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA"]);
+    let error = one_line_error(&wrong);
+    assert!(error.contains("wrong_answer (1 wrong answers so far)"), "{error}");
+
+    let paired = home(&home_dir, &serving.base, &["pair", device_id, "--secret", &secret.to_lowercase()]);
+    assert!(paired.status.success(), "{}", String::from_utf8_lossy(&paired.stderr));
+    assert!(String::from_utf8_lossy(&paired.stdout).contains(&format!("paired device {device_id}")));
+
+    let devices = home(&home_dir, &serving.base, &["devices"]);
+    assert!(devices.status.success(), "{}", String::from_utf8_lossy(&devices.stderr));
+    let listed: Vec<Value> =
+        String::from_utf8(devices.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["device_id"], device_id);
+
+    let other_home = dir.path().join("other-home");
+    assert!(home(&other_home, &serving.base, &["init"]).status.success());
+    let second = home(&other_home, &serving.base, &["pair", device_id, "--secret", secret]);
+    let error = one_line_error(&second);
+    assert!(error.contains("already_paired"), "{error}");
+}
