@@ -1,6 +1,7 @@
 //! The pairing as people run it, each party its own process: `notch serve` (embedded PostgreSQL), `notch-p1 run`
 //! on the device, and the owner's `notch home init | pair | devices`. A wrong secret is refused by the device, the
-//! right one pairs, the home lists the device, and a second home cannot claim it.
+//! right one pairs, the home lists the device, a second home cannot claim it until the owner deletes it (the
+//! device, following its home, releases itself).
 
 mod common;
 
@@ -104,4 +105,25 @@ async fn an_owner_pairs_a_running_device_with_the_secret_it_shows() {
     let second = home(&other_home, &serving.base, &["pair", device_id, "--secret", secret]);
     let error = one_line_error(&second);
     assert!(error.contains("already_paired"), "{error}");
+
+    // The owner deletes the device; the device, following its home, releases itself; the other home pairs it.
+    let deleted = home(&home_dir, &serving.base, &["delete", device_id]);
+    assert!(deleted.status.success(), "{}", String::from_utf8_lossy(&deleted.stderr));
+    assert!(String::from_utf8_lossy(&deleted.stdout).contains("DeviceDeleted"));
+    let devices = home(&home_dir, &serving.base, &["devices"]);
+    assert_eq!(String::from_utf8_lossy(&devices.stdout).trim(), "", "the home lists no device");
+    let inbox = format!("{}/streams/device-{device_id}?wait_ms=10000&from=", serving.base);
+    let mut from = 1;
+    let released = loop {
+        let page: Value = reqwest::get(format!("{inbox}{from}")).await.unwrap().json().await.unwrap();
+        let events = page["events"].as_array().unwrap().clone();
+        assert!(!events.is_empty(), "the device did not release itself within 10 s of a read");
+        from = events.last().unwrap()["stream_version"].as_i64().unwrap() + 1;
+        if let Some(release) = events.iter().find(|e| e["event_type"] == "DeviceReleased") {
+            break release.clone();
+        }
+    };
+    assert_eq!(released["payload"]["message"]["document"]["say"]["reason"], "deleted", "{released}");
+    let again = home(&other_home, &serving.base, &["pair", device_id, "--secret", secret]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
 }

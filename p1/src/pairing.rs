@@ -12,10 +12,10 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use domain::crypto::{PublicKey, Signed};
 use domain::home::device_inbox::{
-    answer_is_right, device_id_of, ClaimantSay, DeviceMessage, DeviceSay, RefusalReason, SignedClaimantMessage,
-    SignedDeviceMessage, CHALLENGE_BYTES, MAX_FAILED_ANSWERS, MAX_TOTAL_FAILED_ANSWERS,
+    answer_is_right, device_id_of, ClaimantSay, DeviceMessage, DeviceSay, RefusalReason, ReleaseReason,
+    SignedClaimantMessage, SignedDeviceMessage, CHALLENGE_BYTES, MAX_FAILED_ANSWERS, MAX_TOTAL_FAILED_ANSWERS,
 };
-use domain::home::DeviceInboxEvent;
+use domain::home::{DeviceInboxEvent, HouseholdEvent};
 use ed25519_dalek::SigningKey;
 use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
@@ -134,6 +134,15 @@ pub fn parse_secret(text: &str) -> Result<Vec<u8>, String> {
 pub struct PairingState {
     /// The owner key (hex) while paired.
     pub paired_with: Option<String>,
+    /// The challenge of the claim this device accepted: its DEVICE_ADDED in the home names it.
+    #[serde(default)]
+    pub paired_challenge: Option<String>,
+    /// The home stream's last version handled, once this device's DEVICE_ADDED is found in it.
+    #[serde(default)]
+    pub home_version: i64,
+    /// Whether this pairing's DEVICE_ADDED was seen: the home's events before it belong to earlier pairings.
+    #[serde(default)]
+    pub home_joined: bool,
     /// Wrong answers by claimant (owner key hex).
     pub failures: BTreeMap<String, u32>,
     /// Challenges issued and not yet judged, by claimant.
@@ -177,11 +186,7 @@ impl PairingState {
             DeviceInboxEvent::ChallengeAnswered { message } => self.answered(identity, message, now),
             _ => None,
         }?;
-        let at = self.last_said_at.map_or(now, |last| now.max(last + Duration::milliseconds(1)));
-        self.last_said_at = Some(at);
-        let message = identity.says(at, say);
-        self.outbox = Some(message.clone());
-        Some(message)
+        Some(self.say(identity, now, say))
     }
 
     fn claimed(
@@ -225,12 +230,62 @@ impl PairingState {
         let mac = hex::decode(mac).unwrap_or_default();
         if answer_is_right(identity.secret.as_ref(), &challenge_bytes, &owner, &identity.device_id(), &mac) {
             self.paired_with = Some(owner.to_hex());
+            self.paired_challenge = Some(challenge.clone());
+            (self.home_version, self.home_joined) = (0, false);
             self.open.clear();
             return Some(DeviceSay::Accept { owner, challenge: challenge.clone() });
         }
         let failures = failures + 1;
         self.failures.insert(owner.to_hex(), failures);
         Some(DeviceSay::Refuse { owner, reason: RefusalReason::WrongAnswer, failures })
+    }
+
+    /// What the device says to event `version` of its owner's home, if anything: a release once the owner deleted
+    /// it (DEVICE_DELETED, signed by the owner). Events before this pairing's DEVICE_ADDED are not this pairing's.
+    pub fn react_home(
+        &mut self,
+        identity: &Identity,
+        version: i64,
+        event: &HouseholdEvent,
+        now: DateTime<Utc>,
+    ) -> Option<SignedDeviceMessage> {
+        let owner = PublicKey::from_hex(self.paired_with.as_deref()?).ok()?;
+        if version <= self.home_version {
+            return None;
+        }
+        self.home_version = version;
+        if !self.home_joined {
+            self.home_joined = self.is_this_pairing(identity, event);
+            return None;
+        }
+        let HouseholdEvent::DeviceDeleted { device_id, decision } = event else { return None };
+        if *device_id != identity.device_id() || decision.document.home != owner || decision.verify(&owner).is_err() {
+            return None;
+        }
+        self.paired_with = None;
+        (self.paired_challenge, self.home_version, self.home_joined) = (None, 0, false);
+        self.open.clear();
+        Some(self.say(identity, now, DeviceSay::Release { reason: ReleaseReason::Deleted }))
+    }
+
+    fn is_this_pairing(&self, identity: &Identity, event: &HouseholdEvent) -> bool {
+        let HouseholdEvent::DeviceAdded { device_id, pairing, .. } = event else { return false };
+        let accepted = match &pairing.document.say {
+            DeviceSay::Accept { challenge, .. } => Some(challenge),
+            _ => None,
+        };
+        *device_id == identity.device_id()
+            && pairing.verify(&identity.public_key()).is_ok()
+            && accepted.is_some_and(|challenge| Some(challenge) == self.paired_challenge.as_ref())
+    }
+
+    /// The device's next message, later than its last, kept in the outbox until the ledger has it.
+    fn say(&mut self, identity: &Identity, now: DateTime<Utc>, say: DeviceSay) -> SignedDeviceMessage {
+        let at = self.last_said_at.map_or(now, |last| now.max(last + Duration::milliseconds(1)));
+        self.last_said_at = Some(at);
+        let message = identity.says(at, say);
+        self.outbox = Some(message.clone());
+        message
     }
 
     /// A reset on the device: no owner, no counts, no open challenges (the identity gets a new secret).
@@ -465,5 +520,45 @@ mod tests {
         let said = device.react(&identity, 2, &event, late, &mut rng).unwrap();
         assert!(matches!(said.document.say, DeviceSay::Refuse { reason: RefusalReason::Expired, failures: 0, .. }));
         assert_eq!(device.paired_with, None);
+    }
+    #[test]
+    fn the_device_releases_itself_when_its_owner_deletes_it_and_only_then() {
+        use domain::home::household::{Act, OwnerDecision};
+        let mut rng = ChaCha20Rng::seed_from_u64(6);
+        let identity = Identity::generate(&mut rng);
+        let owner = SigningKey::from_bytes(&[9; 32]);
+        let mut device = PairingState::default();
+        let claim = DeviceInboxEvent::PairingClaimed {
+            message: claimant(&owner, &identity.device_id(), now(), ClaimantSay::Claim),
+        };
+        let challenge = challenge_of(&device.react(&identity, 1, &claim, now(), &mut rng).unwrap());
+        let secret = parse_secret(&identity.secret_text()).unwrap();
+        let answered =
+            DeviceInboxEvent::ChallengeAnswered { message: answer(&owner, &identity, now(), &challenge, &secret) };
+        let accept = device.react(&identity, 2, &answered, now(), &mut rng).unwrap();
+
+        let decided = |act: Act, key: &SigningKey| {
+            let decision = OwnerDecision { home: PublicKey::of(&owner), at: now(), act };
+            Signed::sign(key, decision).unwrap()
+        };
+        let deleted = |key: &SigningKey| HouseholdEvent::DeviceDeleted {
+            device_id: identity.device_id(),
+            decision: decided(Act::DeleteDevice { device_id: identity.device_id() }, key),
+        };
+        // A deletion from an earlier pairing, before this pairing's DEVICE_ADDED, is not this pairing's.
+        assert_eq!(device.react_home(&identity, 1, &deleted(&owner), now()), None);
+        let added = HouseholdEvent::DeviceAdded {
+            device_id: identity.device_id(),
+            device_key: identity.public_key(),
+            pairing: accept.clone(),
+            decision: decided(Act::AddDevice { pairing: accept }, &owner),
+        };
+        assert_eq!(device.react_home(&identity, 2, &added, now()), None);
+        assert!(device.home_joined);
+        // A deletion not signed by the owner is ignored.
+        assert_eq!(device.react_home(&identity, 3, &deleted(&SigningKey::from_bytes(&[10; 32])), now()), None);
+        let released = device.react_home(&identity, 4, &deleted(&owner), now()).unwrap();
+        assert!(matches!(released.document.say, DeviceSay::Release { reason: ReleaseReason::Deleted }));
+        assert_eq!((device.paired_with.clone(), device.home_joined, device.home_version), (None, false, 0));
     }
 }

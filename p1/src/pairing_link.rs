@@ -1,4 +1,5 @@
-//! The device's pairing dialogue with the ledger: it follows its inbox (`device-<id>`) by long-polled reads
+//! The device's pairing dialogue with the ledger: it follows its inbox (`device-<id>`), or while paired its
+//! owner's home (`home-<owner>`, for DEVICE_DELETED), by long-polled reads
 //! (`GET /streams/{id}?from=N&wait_ms=...`: catch up, then hear of each new event within moments, no busy
 //! polling), answers each event once (`PairingState::react`), and sends what it says to
 //! `POST /home/devices/{id}/device-messages`. What it says is saved in the state file before it is sent, and sent
@@ -10,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::Utc;
 use domain::home::device_inbox::SignedDeviceMessage;
-use domain::home::DeviceInboxEvent;
+use domain::home::{DeviceInboxEvent, HouseholdEvent};
 use rand_core::OsRng;
 use reqwest::StatusCode;
 use serde::Deserialize;
@@ -95,17 +96,23 @@ async fn round(
         state.outbox = None;
         state_file::write_private(&config.state_path, state)?;
     }
-    let url = format!(
-        "{}/streams/device-{}?from={}&limit={PAGE}&wait_ms={WAIT_MS}",
-        config.ledger,
-        identity.device_id(),
-        state.inbox_version + 1
-    );
+    // Paired, the device hears from its owner's home (the ledger refuses other claimants itself); unpaired, from
+    // its inbox.
+    let (stream, from) = match &state.paired_with {
+        Some(owner) => (format!("home-{owner}"), state.home_version + 1),
+        None => (format!("device-{}", identity.device_id()), state.inbox_version + 1),
+    };
+    let url = format!("{}/streams/{stream}?from={from}&limit={PAGE}&wait_ms={WAIT_MS}", config.ledger);
     let page: StreamPage = http.get(&url).send().await?.error_for_status()?.json().await?;
     for event in page.events {
-        let parsed: DeviceInboxEvent =
-            serde_json::from_value(event.payload).context("the ledger sent an inbox event this device cannot read")?;
-        if let Some(message) = state.react(identity, event.stream_version, &parsed, Utc::now(), &mut OsRng) {
+        let said = if state.paired_with.is_some() {
+            let parsed: HouseholdEvent = parse(event.payload, "home")?;
+            state.react_home(identity, event.stream_version, &parsed, Utc::now())
+        } else {
+            let parsed: DeviceInboxEvent = parse(event.payload, "inbox")?;
+            state.react(identity, event.stream_version, &parsed, Utc::now(), &mut OsRng)
+        };
+        if let Some(message) = said {
             state_file::write_private(&config.state_path, state)?;
             send(config, http, identity, &message).await?;
             state.outbox = None;
@@ -113,6 +120,10 @@ async fn round(
         state_file::write_private(&config.state_path, state)?;
     }
     Ok(())
+}
+
+fn parse<E: serde::de::DeserializeOwned>(payload: serde_json::Value, stream: &str) -> anyhow::Result<E> {
+    serde_json::from_value(payload).with_context(|| format!("the ledger sent a {stream} event this device cannot read"))
 }
 
 /// Posts the device's message: done once the ledger has it or refuses it for good (4xx, logged: a repeat of a

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use domain::crypto::PublicKey;
-use domain::home::household::HouseholdState;
+use domain::crypto::{PublicKey, Signed};
+use domain::home::household::{Act, HouseholdState, OwnerDecision};
 use domain::home::{Household, HouseholdEvent};
 use domain::Decider;
 use ed25519_dalek::SigningKey;
@@ -41,6 +41,8 @@ enum HomeCommand {
     Pair(pair::PairArgs),
     /// The home's devices, as its record on the ledger has them.
     Devices,
+    /// Delete a device from the home: every policy of it is revoked, and it becomes claimable again.
+    Delete { device_id: String },
     /// Every event of the home, in order.
     Events,
 }
@@ -51,6 +53,9 @@ pub async fn run(args: HomeArgs) -> anyhow::Result<ExitCode> {
         HomeCommand::Init => init(&args.home_dir),
         HomeCommand::Pair(pair) => pair::run(&ledger, &owner_key(&args.home_dir)?, pair).await,
         HomeCommand::Devices => devices(&ledger, &owner_key(&args.home_dir)?).await,
+        HomeCommand::Delete { device_id } => {
+            decide(&ledger, &owner_key(&args.home_dir)?, Act::DeleteDevice { device_id }).await
+        }
         HomeCommand::Events => events(&ledger, &owner_key(&args.home_dir)?).await,
     }
 }
@@ -81,6 +86,16 @@ async fn household(ledger: &Ledger, owner: &SigningKey) -> anyhow::Result<(House
     let stream = <Household as domain::Aggregate>::stream_id(&PublicKey::of(owner));
     let events: Vec<HouseholdEvent> = ledger.stream(&stream).await?;
     Ok((Household::replay(&events), events))
+}
+
+/// Signs `act` as the owner's decision now and has the ledger record it; prints what it became.
+async fn decide(ledger: &Ledger, owner: &SigningKey, act: Act) -> anyhow::Result<ExitCode> {
+    let home = PublicKey::of(owner);
+    let decision = OwnerDecision { home, at: chrono::Utc::now(), act };
+    let accepted =
+        ledger.post(&format!("/home/homes/{}/decisions", home.to_hex()), &Signed::sign(owner, decision)?).await?;
+    println!("{}", accepted["events"]);
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn devices(ledger: &Ledger, owner: &SigningKey) -> anyhow::Result<ExitCode> {
