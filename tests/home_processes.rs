@@ -1,7 +1,8 @@
 //! The pairing as people run it, each party its own process: `notch serve` (embedded PostgreSQL), `notch-p1 run`
 //! on the device, and the owner's `notch home init | pair | devices`. A wrong secret is refused by the device, the
 //! right one pairs, the home lists the device, a second home cannot claim it until the owner deletes it (the
-//! device, following its home, releases itself).
+//! device, following its home, releases itself). A provider asks for consent; the owner grants, revokes, denies and
+//! lets a short consent expire; a tampered request is refused.
 
 mod common;
 
@@ -50,7 +51,7 @@ fn one_line_error(output: &Output) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_owner_pairs_a_running_device_with_the_secret_it_shows() {
+async fn a_household_pairs_grants_revokes_and_deletes_each_party_its_own_process() {
     let node_dir = data_dir();
     let serving = Serving::start(node_dir.path()).await;
     let dir = tempfile::tempdir().unwrap();
@@ -106,6 +107,8 @@ async fn an_owner_pairs_a_running_device_with_the_secret_it_shows() {
     let error = one_line_error(&second);
     assert!(error.contains("already_paired"), "{error}");
 
+    consent_for(&home_dir, &dir.path().join("provider"), &serving.base, device_id);
+
     // The owner deletes the device; the device, following its home, releases itself; the other home pairs it.
     let deleted = home(&home_dir, &serving.base, &["delete", device_id]);
     assert!(deleted.status.success(), "{}", String::from_utf8_lossy(&deleted.stderr));
@@ -126,4 +129,73 @@ async fn an_owner_pairs_a_running_device_with_the_secret_it_shows() {
     assert_eq!(released["payload"]["message"]["document"]["say"]["reason"], "deleted", "{released}");
     let again = home(&other_home, &serving.base, &["pair", device_id, "--secret", secret]);
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+}
+
+fn provider(provider_dir: &Path, args: &[&str]) -> Output {
+    Command::new(NOTCH)
+        .arg("provider")
+        .args(args)
+        .arg("--provider-dir")
+        .arg(provider_dir)
+        .env("NOTCH_PASSPHRASE", PASSPHRASE)
+        .output()
+        .unwrap()
+}
+
+fn ok(output: Output) -> String {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The status of each policy `notch home policies` lists, by policy id.
+fn statuses(home_dir: &Path, ledger: &str) -> std::collections::BTreeMap<String, String> {
+    ok(home(home_dir, ledger, &["policies"]))
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .map(|p| (p["policy_id"].as_str().unwrap().to_owned(), p["status"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// A provider asks, the owner grants, revokes, denies, and lets a short consent expire; a repeated grant and a
+/// tampered request are refused by the ledger.
+fn consent_for(home_dir: &Path, provider_dir: &Path, ledger: &str, device_id: &str) {
+    let init = ["init", "--name", "Wattt Insights", "--return-url", "https://wattt.example/back"];
+    ok(provider(provider_dir, &[&init[..], &["--purpose", "graph your energy use"]].concat()));
+    let ask = |fields: &str, valid_for: &str| {
+        let args = ["request", "--purpose", "graph your energy use", "--fields", fields, "--valid-for", valid_for];
+        let file = provider_dir.join(format!("request-{}.json", uuid::Uuid::now_v7()));
+        std::fs::write(&file, ok(provider(provider_dir, &args))).unwrap();
+        file
+    };
+    let grant = |request: &Path| -> Output {
+        home(home_dir, ledger, &["consent", request.to_str().unwrap(), "--device", device_id])
+    };
+
+    let request = ask("energy_import_wh,power_import_w", "30days");
+    let granted: Value = serde_json::from_str(&ok(grant(&request))).unwrap();
+    assert_eq!(granted["events"], serde_json::json!(["ConsentAuthorized"]));
+    let policy = granted["policy_id"].as_str().unwrap().to_owned();
+    assert_eq!(statuses(home_dir, ledger)[&policy], "active");
+    let again = one_line_error(&grant(&request));
+    assert!(again.contains("already_answered"), "{again}");
+
+    // A request changed after the provider signed it.
+    let tampered = provider_dir.join("tampered.json");
+    let text = std::fs::read_to_string(&request).unwrap().replace("power_import_w", "power_export_w");
+    std::fs::write(&tampered, text).unwrap();
+    let error = one_line_error(&grant(&tampered));
+    assert!(error.contains("bad_signature"), "{error}");
+
+    ok(home(home_dir, ledger, &["revoke", &policy, "--reason", "moving out"]));
+    assert_eq!(statuses(home_dir, ledger)[&policy], "revoked");
+    let error = one_line_error(&home(home_dir, ledger, &["revoke", &policy]));
+    assert!(error.contains("policy_ended"), "{error}");
+
+    let denied = ok(home(home_dir, ledger, &["deny", ask("gas_dm3", "30days").to_str().unwrap()]));
+    assert!(denied.contains("ConsentDenied"), "{denied}");
+
+    let short: Value = serde_json::from_str(&ok(grant(&ask("phases", "2s")))).unwrap();
+    let short_policy = short["policy_id"].as_str().unwrap().to_owned();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(statuses(home_dir, ledger)[&short_policy], "expired");
 }

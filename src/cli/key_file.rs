@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use age::secrecy::SecretString;
 use anyhow::{bail, Context};
 use ed25519_dalek::SigningKey;
+use zeroize::Zeroizing;
 
 pub const SITE_KEY_FILE: &str = "site-key.age";
 /// Shortest passphrase accepted: scrypt slows guessing, it cannot save a trivial passphrase.
@@ -39,11 +40,23 @@ pub fn passphrase(env_var: &str, prompt: &str, confirm: bool) -> anyhow::Result<
 }
 
 pub fn write(path: &Path, key: &SigningKey, passphrase: SecretString) -> anyhow::Result<()> {
+    write_secret(path, &key.to_bytes(), passphrase)
+}
+
+pub fn read(path: &Path, passphrase: SecretString) -> anyhow::Result<SigningKey> {
+    let secret = read_secret(path, passphrase)?;
+    let seed: [u8; 32] =
+        secret.as_slice().try_into().map_err(|_| anyhow::anyhow!("{} does not hold a 32-byte key", path.display()))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+/// Any secret bytes (a provider's two keys), hex inside the age file.
+pub fn write_secret(path: &Path, secret: &[u8], passphrase: SecretString) -> anyhow::Result<()> {
     let encryptor = age::Encryptor::with_user_passphrase(passphrase);
     let mut armored = Vec::new();
     let armor = age::armor::ArmoredWriter::wrap_output(&mut armored, age::armor::Format::AsciiArmor)?;
     let mut writer = encryptor.wrap_output(armor)?;
-    writer.write_all(hex::encode(key.to_bytes()).as_bytes())?;
+    writer.write_all(Zeroizing::new(hex::encode(secret)).as_bytes())?;
     writer.finish()?.finish()?;
     // Write beside, then rename: a crash never leaves a half-written key file.
     let tmp = path.with_extension("age.tmp");
@@ -52,19 +65,17 @@ pub fn write(path: &Path, key: &SigningKey, passphrase: SecretString) -> anyhow:
     Ok(())
 }
 
-pub fn read(path: &Path, passphrase: SecretString) -> anyhow::Result<SigningKey> {
+pub fn read_secret(path: &Path, passphrase: SecretString) -> anyhow::Result<Zeroizing<Vec<u8>>> {
     let armored = std::fs::read(path).with_context(|| format!("reading the key file {}", path.display()))?;
     let decryptor = age::Decryptor::new(age::armor::ArmoredReader::new(&armored[..]))?;
     let identity = age::scrypt::Identity::new(passphrase);
     let mut reader = decryptor
         .decrypt(std::iter::once(&identity as &dyn age::Identity))
         .map_err(|_| anyhow::anyhow!("cannot decrypt {}: wrong passphrase?", path.display()))?;
-    let mut hex_seed = String::new();
-    reader.read_to_string(&mut hex_seed)?;
-    let seed: [u8; 32] = hex::decode(hex_seed.trim())?
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("{} does not hold a 32-byte key", path.display()))?;
-    Ok(SigningKey::from_bytes(&seed))
+    let mut text = Zeroizing::new(String::new());
+    reader.read_to_string(&mut text)?;
+    let secret = hex::decode(text.trim()).map_err(|_| anyhow::anyhow!("{} does not hold a key", path.display()))?;
+    Ok(Zeroizing::new(secret))
 }
 
 /// A new file readable and writable by its owner only (an encrypted key is still nobody else's to copy).

@@ -10,6 +10,7 @@ mod home;
 mod key_file;
 mod node;
 mod projections;
+mod provider;
 mod scratch;
 mod serve;
 mod site;
@@ -50,6 +51,8 @@ enum Command {
     },
     /// A household's consent: the owner key, pairing devices, the home's record.
     Home(home::HomeArgs),
+    /// A service provider's consent: its keys, its card, its consent requests.
+    Provider(provider::ProviderArgs),
     /// Inspect and rebuild projections.
     Projections {
         #[command(subcommand)]
@@ -82,6 +85,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench { which: BenchCommand::Lifts(args) } => site::bench_lifts::run(args).await,
         Command::Admin(args) => site::admin::run(args).await,
         Command::Home(args) => home::run(args).await,
+        Command::Provider(args) => provider::run(args),
         Command::Lift { action } => site::lift::run(action).await,
         Command::Projections { action } => projections::run(action).await,
         Command::Charging { action } => charging::run(action).await,

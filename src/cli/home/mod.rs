@@ -8,9 +8,10 @@ mod pair;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use domain::crypto::{PublicKey, Signed};
+use domain::home::consent::SignedConsentRequest;
 use domain::home::household::{Act, HouseholdState, OwnerDecision};
 use domain::home::{Household, HouseholdEvent};
 use domain::Decider;
@@ -43,6 +44,22 @@ enum HomeCommand {
     Devices,
     /// Delete a device from the home: every policy of it is revoked, and it becomes claimable again.
     Delete { device_id: String },
+    /// Grant a provider's consent request (a file with its signed JSON, or - for standard input) for one device.
+    Consent {
+        request: PathBuf,
+        #[arg(long)]
+        device: String,
+    },
+    /// Refuse a provider's consent request.
+    Deny { request: PathBuf },
+    /// End a policy.
+    Revoke {
+        policy_id: uuid::Uuid,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Every policy of the home with its status now.
+    Policies,
     /// Every event of the home, in order.
     Events,
 }
@@ -56,6 +73,18 @@ pub async fn run(args: HomeArgs) -> anyhow::Result<ExitCode> {
         HomeCommand::Delete { device_id } => {
             decide(&ledger, &owner_key(&args.home_dir)?, Act::DeleteDevice { device_id }).await
         }
+        HomeCommand::Consent { request, device } => {
+            let act =
+                Act::Authorize { policy_id: uuid::Uuid::now_v7(), device_id: device, request: read_request(&request)? };
+            decide(&ledger, &owner_key(&args.home_dir)?, act).await
+        }
+        HomeCommand::Deny { request } => {
+            decide(&ledger, &owner_key(&args.home_dir)?, Act::Deny { request: read_request(&request)? }).await
+        }
+        HomeCommand::Revoke { policy_id, reason } => {
+            decide(&ledger, &owner_key(&args.home_dir)?, Act::Revoke { policy_id, reason }).await
+        }
+        HomeCommand::Policies => policies(&ledger, &owner_key(&args.home_dir)?).await,
         HomeCommand::Events => events(&ledger, &owner_key(&args.home_dir)?).await,
     }
 }
@@ -88,13 +117,46 @@ async fn household(ledger: &Ledger, owner: &SigningKey) -> anyhow::Result<(House
     Ok((Household::replay(&events), events))
 }
 
-/// Signs `act` as the owner's decision now and has the ledger record it; prints what it became.
+/// Signs `act` as the owner's decision now and has the ledger record it; prints what it became (with the
+/// policy id of a grant).
 async fn decide(ledger: &Ledger, owner: &SigningKey, act: Act) -> anyhow::Result<ExitCode> {
     let home = PublicKey::of(owner);
+    let policy_id = match &act {
+        Act::Authorize { policy_id, .. } => Some(*policy_id),
+        _ => None,
+    };
     let decision = OwnerDecision { home, at: chrono::Utc::now(), act };
-    let accepted =
-        ledger.post(&format!("/home/homes/{}/decisions", home.to_hex()), &Signed::sign(owner, decision)?).await?;
-    println!("{}", accepted["events"]);
+    let path = format!("/home/homes/{}/decisions", home.to_hex());
+    let accepted = ledger.post(&path, &Signed::sign(owner, decision)?).await?;
+    println!("{}", serde_json::json!({ "events": accepted["events"], "policy_id": policy_id }));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A provider's signed request from a file, or from standard input for `-`.
+fn read_request(path: &Path) -> anyhow::Result<SignedConsentRequest> {
+    let text = if path == Path::new("-") {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+    };
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not a signed consent request: {e}", path.display()))
+}
+
+async fn policies(ledger: &Ledger, owner: &SigningKey) -> anyhow::Result<ExitCode> {
+    let (state, _) = household(ledger, owner).await?;
+    let now = chrono::Utc::now();
+    for (policy_id, policy) in &state.policies {
+        let line = serde_json::json!({
+            "policy_id": policy_id,
+            "status": policy.status_at(now).as_str(),
+            "device_id": policy.device_id,
+            "provider_key": policy.provider_key.to_hex(),
+            "scope": policy.scope,
+            "valid_from": policy.valid_from,
+            "valid_until": policy.valid_until,
+        });
+        println!("{line}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,166 @@
+//! `notch provider ...`: a service provider's side of consent. Its keys (Ed25519 to sign its card and requests,
+//! X25519 for HPKE, which grants are wrapped to) live age-encrypted in the provider directory; its card says who
+//! it is, what it asks for and where the owner is sent back to.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use chrono::{Duration, Utc};
+use clap::{Args, Subcommand};
+use domain::crypto::{PublicKey, Signed};
+use domain::home::consent::{ConsentRequest, Field, Granularity, ProviderCard, Scope, SignedProviderCard};
+use ed25519_dalek::SigningKey;
+use mam::ProviderKeyPair;
+use zeroize::Zeroizing;
+
+use super::key_file;
+
+const KEYS_FILE: &str = "provider-keys.age";
+const CARD_FILE: &str = "card.json";
+
+#[derive(Args)]
+pub struct ProviderArgs {
+    /// Where the provider's keys and card live.
+    #[arg(long, env = "NOTCH_PROVIDER_DIR", default_value = "notch-provider", global = true)]
+    provider_dir: PathBuf,
+    #[command(subcommand)]
+    command: ProviderCommand,
+}
+
+#[derive(Subcommand)]
+enum ProviderCommand {
+    /// Make the provider's keys (encrypted under a passphrase) and its signed card.
+    Init {
+        /// The name owners see.
+        #[arg(long)]
+        name: String,
+        /// Where owners may be sent back to after they answer (1 to 8).
+        #[arg(long = "return-url", required = true)]
+        return_urls: Vec<String>,
+        /// What the provider uses the data for (1 to 8; an owner never types a purpose).
+        #[arg(long = "purpose", required = true)]
+        purposes: Vec<String>,
+    },
+    /// Print the signed card.
+    Card,
+    /// Print a signed consent request (JSON, one line) for an owner to answer.
+    Request {
+        /// One of the card's purposes.
+        #[arg(long)]
+        purpose: String,
+        /// The reading fields, comma-separated: power_import_w, power_export_w, energy_import_wh,
+        /// energy_export_wh, gas_dm3, phases.
+        #[arg(long, value_delimiter = ',', required = true)]
+        fields: Vec<String>,
+        /// telegram, 1min or 15min.
+        #[arg(long, default_value = "15min")]
+        granularity: String,
+        /// How long the consent would last, from now (e.g. 30days, 90s).
+        #[arg(long, default_value = "30days")]
+        valid_for: humantime::Duration,
+        /// One of the card's return URLs (default: its first).
+        #[arg(long)]
+        return_url: Option<String>,
+    },
+}
+
+pub fn run(args: ProviderArgs) -> anyhow::Result<ExitCode> {
+    let dir = &args.provider_dir;
+    match args.command {
+        ProviderCommand::Init { name, return_urls, purposes } => init(dir, name, return_urls, purposes),
+        ProviderCommand::Card => {
+            println!("{}", serde_json::to_string(&card(dir)?)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        ProviderCommand::Request { purpose, fields, granularity, valid_for, return_url } => {
+            let scope = scope(&fields, &granularity)?;
+            request(dir, purpose, scope, valid_for.into(), return_url)
+        }
+    }
+}
+
+fn init(dir: &Path, name: String, return_urls: Vec<String>, purposes: Vec<String>) -> anyhow::Result<ExitCode> {
+    let keys_path = dir.join(KEYS_FILE);
+    if keys_path.exists() {
+        bail!("{} exists: this provider has keys already", keys_path.display());
+    }
+    let signing = SigningKey::generate(&mut rand::rngs::OsRng);
+    let hpke = ProviderKeyPair::generate(&mut rand::rngs::OsRng);
+    let document = ProviderCard {
+        name,
+        provider_key: PublicKey::of(&signing),
+        hpke_key: hpke.public.to_hex(),
+        return_urls,
+        purposes,
+        issued_at: Utc::now(),
+    };
+    let card = Signed::sign(&signing, document)?;
+    card.check().map_err(|e| anyhow::anyhow!("the card is refused: {e}"))?;
+    std::fs::create_dir_all(dir)?;
+    let passphrase = key_file::passphrase("NOTCH_PASSPHRASE", "Passphrase for the provider keys: ", true)?;
+    let mut secret = Zeroizing::new(signing.to_bytes().to_vec());
+    secret.extend_from_slice(&hpke.secret_bytes());
+    key_file::write_secret(&keys_path, &secret, passphrase)?;
+    std::fs::write(dir.join(CARD_FILE), serde_json::to_vec_pretty(&card)?)?;
+    println!("{}", card.document.provider_key.to_hex());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn card(dir: &Path) -> anyhow::Result<SignedProviderCard> {
+    let path = dir.join(CARD_FILE);
+    let bytes =
+        std::fs::read(&path).with_context(|| format!("no card at {}: run `notch provider init`", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))
+}
+
+/// The provider's signing key and HPKE key pair.
+pub fn keys(dir: &Path) -> anyhow::Result<(SigningKey, ProviderKeyPair)> {
+    let passphrase = key_file::passphrase("NOTCH_PASSPHRASE", "Passphrase: ", false)?;
+    let secret = key_file::read_secret(&dir.join(KEYS_FILE), passphrase)?;
+    if secret.len() != 64 {
+        bail!("{} does not hold a provider's two keys", dir.join(KEYS_FILE).display());
+    }
+    let seed: [u8; 32] = secret[..32].try_into().expect("32 bytes");
+    let hpke: [u8; 32] = secret[32..].try_into().expect("32 bytes");
+    Ok((SigningKey::from_bytes(&seed), ProviderKeyPair::from_secret_bytes(&hpke)?))
+}
+
+fn scope(fields: &[String], granularity: &str) -> anyhow::Result<Scope> {
+    let quoted = |text: &str| serde_json::Value::String(text.trim().to_owned());
+    let mut fields: Vec<Field> = fields
+        .iter()
+        .map(|f| serde_json::from_value(quoted(f)).map_err(|_| anyhow::anyhow!("{f:?} is not a reading field")))
+        .collect::<anyhow::Result<_>>()?;
+    fields.sort();
+    fields.dedup();
+    let granularity: Granularity = serde_json::from_value(quoted(granularity))
+        .map_err(|_| anyhow::anyhow!("{granularity:?} is not a granularity (telegram, 1min, 15min)"))?;
+    Ok(Scope { fields, granularity })
+}
+
+fn request(
+    dir: &Path,
+    purpose: String,
+    scope: Scope,
+    valid_for: std::time::Duration,
+    return_url: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let card = card(dir)?;
+    let (signing, _) = keys(dir)?;
+    let now = Utc::now();
+    let return_url = return_url.unwrap_or_else(|| card.document.return_urls[0].clone());
+    let document = ConsentRequest {
+        request_id: uuid::Uuid::now_v7(),
+        provider: card,
+        purpose,
+        scope,
+        valid_from: now,
+        valid_until: now + Duration::from_std(valid_for)?,
+        return_url,
+    };
+    let request = Signed::sign(&signing, document)?;
+    request.check(now).map_err(|e| anyhow::anyhow!("the request would be refused: {e}"))?;
+    println!("{}", serde_json::to_string(&request)?);
+    Ok(ExitCode::SUCCESS)
+}
