@@ -221,3 +221,82 @@ async fn a_waiting_stream_read_answers_when_the_inbox_gets_an_event() {
     assert!(started.elapsed() < std::time::Duration::from_secs(15), "answered after {:?}", started.elapsed());
     ledger.stop().await;
 }
+
+/// A provider's signed request for `fields` of every telegram, valid for a day.
+fn consent_request(provider: &SigningKey) -> domain::home::consent::SignedConsentRequest {
+    use domain::home::consent::{ConsentRequest, Field, Granularity, ProviderCard, Scope};
+    let card = ProviderCard {
+        name: "Wattt".into(),
+        provider_key: PublicKey::of(provider),
+        hpke_key: hex::encode([3u8; 32]),
+        return_urls: vec!["https://wattt.example/back".into()],
+        purposes: vec!["graphs".into()],
+        issued_at: Utc::now(),
+    };
+    let request = ConsentRequest {
+        request_id: uuid::Uuid::now_v7(),
+        provider: Signed::sign(provider, card).unwrap(),
+        purpose: "graphs".into(),
+        scope: Scope { fields: vec![Field::PowerImportW], granularity: Granularity::Telegram },
+        valid_from: Utc::now(),
+        valid_until: Utc::now() + Duration::days(1),
+        return_url: "https://wattt.example/back".into(),
+    };
+    Signed::sign(provider, request).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_hands_a_granted_provider_its_channel_and_nothing_else() {
+    use domain::home::provider_inbox::Handover;
+    let ledger = Ledger::start("home_pairing_handover").await;
+    let mut device = Device::new();
+    let owner = SigningKey::from_bytes(&[29; 32]);
+    let provider = SigningKey::from_bytes(&[30; 32]);
+    let home = PublicKey::of(&owner).to_hex();
+    let decide =
+        |act: Act| Signed::sign(&owner, OwnerDecision { home: PublicKey::of(&owner), at: Utc::now(), act }).unwrap();
+
+    // Paired and added, then a policy for the provider.
+    assert_eq!(ledger.post(&device.path("claimant"), &claimant_says(&owner, &device, ClaimantSay::Claim)).await.0, 201);
+    let challenge = [5u8; 32];
+    assert_eq!(ledger.post(&device.path("device"), &device.says(challenge_for(&owner, &challenge))).await.0, 201);
+    assert_eq!(ledger.post(&device.path("claimant"), &answer(&owner, &device, &challenge, SECRET)).await.0, 201);
+    let accept = device.says(DeviceSay::Accept { owner: PublicKey::of(&owner), challenge: hex::encode(challenge) });
+    assert_eq!(ledger.post(&device.path("device"), &accept).await.0, 201);
+    let decisions = format!("/home/homes/{home}/decisions");
+    assert_eq!(ledger.post(&decisions, &decide(Act::AddDevice { pairing: accept })).await.0, 201);
+    let policy_id = uuid::Uuid::now_v7();
+    let grant = Act::Authorize { policy_id, device_id: device.id.clone(), request: consent_request(&provider) };
+    assert_eq!(ledger.post(&decisions, &decide(grant)).await.0, 201);
+
+    let handovers = format!("/home/providers/{}/handovers", PublicKey::of(&provider).to_hex());
+    let mut hand_over = |policy_id, channel: u8| {
+        device.at += Duration::milliseconds(10);
+        let document = Handover {
+            device_id: device.id.clone(),
+            device_key: PublicKey::of(&device.key),
+            home: PublicKey::of(&owner),
+            provider: PublicKey::of(&provider),
+            policy_id,
+            channel: hex::encode([channel; 32]),
+            grant: "cd".repeat(200),
+            at: device.at,
+        };
+        Signed::sign(&device.key, document).unwrap()
+    };
+    let (status, body) = ledger.post(&handovers, &hand_over(policy_id, 1)).await;
+    assert_eq!((status, body["events"].clone()), (201, serde_json::json!(["GrantHandedOver"])), "{body}");
+    let (status, body) = ledger.post(&handovers, &hand_over(policy_id, 1)).await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("already_handed_over")), "{body}");
+    let (status, body) = ledger.post(&handovers, &hand_over(uuid::Uuid::now_v7(), 2)).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")), "{body}");
+
+    // Revoked, the policy gets no more hand-overs.
+    let revoke = Act::Revoke { policy_id, reason: String::new() };
+    assert_eq!(ledger.post(&decisions, &decide(revoke)).await.0, 201);
+    let (status, body) = ledger.post(&handovers, &hand_over(policy_id, 3)).await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("policy_ended")), "{body}");
+    let inbox = format!("provider-{}", PublicKey::of(&provider).to_hex());
+    assert_eq!(ledger.version(&inbox).await, 1);
+    ledger.stop().await;
+}

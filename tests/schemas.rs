@@ -14,7 +14,8 @@ use domain::charging::trust_list::TrustListEvent;
 use domain::home::consent::SignedConsentRequest;
 use domain::home::device_inbox::{SignedClaimantMessage, SignedDeviceMessage};
 use domain::home::household::SignedDecision;
-use domain::home::{ChannelLogEvent, DeviceInboxEvent, HouseholdEvent};
+use domain::home::provider_inbox::SignedHandover;
+use domain::home::{ChannelLogEvent, DeviceInboxEvent, HouseholdEvent, ProviderInboxEvent};
 use domain::site::connection_ticket::ConnectionTicketEvent;
 use domain::site::lift::LiftEvent;
 use domain::site::site_aggregate::SiteEvent;
@@ -39,6 +40,8 @@ fn schemas() -> Vec<(&'static str, &'static str, RootSchema)> {
         ("home", "device-inbox-event", schema_for!(DeviceInboxEvent)),
         ("home", "claimant-message", schema_for!(SignedClaimantMessage)),
         ("home", "device-message", schema_for!(SignedDeviceMessage)),
+        ("home", "provider-inbox-event", schema_for!(ProviderInboxEvent)),
+        ("home", "handover", schema_for!(SignedHandover)),
         ("home", "consent-request", schema_for!(SignedConsentRequest)),
         ("home", "owner-decision", schema_for!(SignedDecision)),
         ("charging", "contact-card", schema_for!(ContactCard)),

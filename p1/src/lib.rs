@@ -11,6 +11,7 @@ pub mod mqtt;
 pub mod pairing;
 pub mod pairing_link;
 pub mod parse;
+pub mod policies;
 pub mod publish;
 pub mod reader;
 pub mod reading;

@@ -21,6 +21,7 @@ use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::policies::DevicePolicies;
 use crate::state_file;
 
 /// Bytes of the pairing secret: 160 bits, 32 characters of base32.
@@ -143,6 +144,9 @@ pub struct PairingState {
     /// Whether this pairing's DEVICE_ADDED was seen: the home's events before it belong to earlier pairings.
     #[serde(default)]
     pub home_joined: bool,
+    /// The policies of this pairing, as the owner signed them.
+    #[serde(default)]
+    pub policies: DevicePolicies,
     /// Wrong answers by claimant (owner key hex).
     pub failures: BTreeMap<String, u32>,
     /// Challenges issued and not yet judged, by claimant.
@@ -231,7 +235,7 @@ impl PairingState {
         if answer_is_right(identity.secret.as_ref(), &challenge_bytes, &owner, &identity.device_id(), &mac) {
             self.paired_with = Some(owner.to_hex());
             self.paired_challenge = Some(challenge.clone());
-            (self.home_version, self.home_joined) = (0, false);
+            (self.home_version, self.home_joined, self.policies) = (0, false, DevicePolicies::default());
             self.open.clear();
             return Some(DeviceSay::Accept { owner, challenge: challenge.clone() });
         }
@@ -257,6 +261,9 @@ impl PairingState {
         if !self.home_joined {
             self.home_joined = self.is_this_pairing(identity, event);
             return None;
+        }
+        if let Some(change) = self.policies.apply(&identity.device_id(), &owner, event) {
+            tracing::info!(?change, "a policy of this device changed");
         }
         let HouseholdEvent::DeviceDeleted { device_id, decision } = event else { return None };
         if *device_id != identity.device_id() || decision.document.home != owner || decision.verify(&owner).is_err() {

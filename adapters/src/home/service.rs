@@ -1,14 +1,16 @@
 //! Each message of the consent dialogues goes through the shared command runner into its aggregate's stream,
-//! stamped with the ledger's clock: a device's inbox (`device-<id>`) or a household (`home-<owner hex>`).
+//! stamped with the ledger's clock: a device's inbox (`device-<id>`), a household (`home-<owner hex>`) or a
+//! provider's inbox (`provider-<key hex>`).
 
 use chrono::Utc;
 use domain::home::device_inbox::{DeviceInboxCommand, SignedClaimantMessage, SignedDeviceMessage};
 use domain::home::household::{HouseholdCommand, SignedDecision, SignedTermination};
-use domain::home::{DeviceInbox, HomeError, Household};
+use domain::home::provider_inbox::{PolicyFact, ProviderInboxCommand, SignedHandover};
+use domain::home::{DeviceInbox, HomeError, Household, ProviderInbox};
 use domain::DomainEvent;
 use events::Store;
 
-use crate::command::{execute, CommandError, Executed};
+use crate::command::{execute, load, CommandError, Executed};
 
 /// What a dialogue message became: the events' types, and the stream's version and log position after them.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -51,6 +53,21 @@ impl HomeService {
         let command = HouseholdCommand::Decide { decision, now: Utc::now() };
         let executed = execute::<Household>(&self.store, &home, command).await?;
         Ok(accepted(<Household as domain::Aggregate>::stream_id(&home), executed))
+    }
+
+    /// A device hands a provider the channel of a policy: checked against the policy as the owner's home has it.
+    pub async fn hand_over(&self, handover: SignedHandover) -> Result<Accepted, CommandError<HomeError>> {
+        let (home, provider, policy_id) =
+            (handover.document.home, handover.document.provider, handover.document.policy_id);
+        let household = load::<Household>(&self.store, &home).await?.state;
+        let policy = household.policies.get(&policy_id).map(|policy| PolicyFact {
+            device_id: policy.device_id.clone(),
+            provider_key: policy.provider_key,
+            status: policy.status_at(Utc::now()),
+        });
+        let command = ProviderInboxCommand::Deliver { handover, policy, now: Utc::now() };
+        let executed = execute::<ProviderInbox>(&self.store, &provider, command).await?;
+        Ok(accepted(<ProviderInbox as domain::Aggregate>::stream_id(&provider), executed))
     }
 
     /// A provider ends its own policy in the home the termination names.

@@ -52,6 +52,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("claim_open", 409, "this claimant's claim of the device is under way"),
     ("no_such_challenge", 409, "no such challenge waits for this claimant"),
     ("already_answered", 409, "the challenge or the consent request was answered already"),
+    ("already_handed_over", 409, "the policy was handed over on this channel already"),
     ("policy_taken", 409, "the policy id is taken"),
     ("policy_ended", 409, "the policy has expired, was revoked or terminated"),
     ("length_required", 411, "the body has no length"),

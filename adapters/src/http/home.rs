@@ -5,6 +5,7 @@
 //! - `POST /home/devices/{device_id}/device-messages`: the device's challenge, verdict or release.
 //! - `POST /home/homes/{owner hex}/decisions`: an owner decision (`SignedDecision`).
 //! - `POST /home/homes/{owner hex}/terminations`: a provider ends its policy (`SignedTermination`).
+//! - `POST /home/providers/{provider hex}/handovers`: a device hands a provider a policy's channel.
 //!
 //! The path names the stream; a document naming another device or home is refused, not redirected.
 
@@ -32,8 +33,10 @@ pub fn routes(service: HomeService) -> impl Filter<Extract = (Response,), Error 
     let decision =
         warp::path!("home" / "homes" / String / "decisions").and(body()).and(with(service.clone())).then(decide);
     let termination =
-        warp::path!("home" / "homes" / String / "terminations").and(body()).and(with(service)).then(terminate);
-    claimant.or(device).unify().or(decision).unify().or(termination).unify()
+        warp::path!("home" / "homes" / String / "terminations").and(body()).and(with(service.clone())).then(terminate);
+    let handover =
+        warp::path!("home" / "providers" / String / "handovers").and(body()).and(with(service)).then(hand_over);
+    claimant.or(device).unify().or(decision).unify().or(termination).unify().or(handover).unify()
 }
 
 async fn from_claimant(device_id: String, body: Bytes, service: HomeService) -> Response {
@@ -68,6 +71,15 @@ async fn terminate(home: String, body: Bytes, service: HomeService) -> Response 
         let termination: domain::home::household::SignedTermination = parse(&body, "termination")?;
         same("home", &home, &termination.document.home.to_hex())?;
         Ok(service.terminate(termination).await?)
+    };
+    reply(result.await)
+}
+
+async fn hand_over(provider: String, body: Bytes, service: HomeService) -> Response {
+    let result = async {
+        let handover: domain::home::provider_inbox::SignedHandover = parse(&body, "hand-over")?;
+        same("provider", &provider, &handover.document.provider.to_hex())?;
+        Ok(service.hand_over(handover).await?)
     };
     reply(result.await)
 }
@@ -115,6 +127,7 @@ fn refusal_code(err: &HomeError) -> &'static str {
         HomeError::ClaimOpen => "claim_open",
         HomeError::NoSuchChallenge => "no_such_challenge",
         HomeError::ChallengeAnswered | HomeError::AlreadyAnswered(_) => "already_answered",
+        HomeError::HandedOver(_) => "already_handed_over",
         HomeError::PolicyTaken(_) => "policy_taken",
         HomeError::PolicyEnded { .. } => "policy_ended",
         HomeError::Expired(_) => "expired",

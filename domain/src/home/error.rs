@@ -49,4 +49,6 @@ pub enum HomeError {
     NoSuchChallenge,
     #[error("this challenge was answered already")]
     ChallengeAnswered,
+    #[error("policy {0} was handed over on this channel already")]
+    HandedOver(Uuid),
 }

@@ -7,8 +7,11 @@ pub mod consent;
 pub mod device_inbox;
 mod error;
 pub mod household;
+pub mod provider_inbox;
+mod rules;
 
 pub use channel_log::{ChannelLog, ChannelLogCommand, ChannelLogEvent, ChannelLogState, MessageKind, StoredMessage};
 pub use device_inbox::{DeviceInbox, DeviceInboxCommand, DeviceInboxEvent, DeviceInboxState};
 pub use error::HomeError;
 pub use household::{Household, HouseholdCommand, HouseholdEvent, HouseholdState};
+pub use provider_inbox::{ProviderInbox, ProviderInboxCommand, ProviderInboxEvent, ProviderInboxState};

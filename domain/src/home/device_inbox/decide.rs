@@ -5,14 +5,14 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::commands::{
-    device_id_of, ClaimantSay, DeviceInboxCommand, DeviceSay, RefusalReason, ReleaseReason, SignedClaimantMessage,
+    ClaimantSay, DeviceInboxCommand, DeviceSay, RefusalReason, ReleaseReason, SignedClaimantMessage,
     SignedDeviceMessage, CHALLENGE_BYTES,
 };
 use super::events::DeviceInboxEvent;
 use super::state::{Claim, DeviceInboxState, IssuedChallenge};
 use super::DeviceInbox;
 use crate::home::error::HomeError;
-use crate::home::household::DECISION_WINDOW_SECONDS;
+use crate::home::rules::{device_key_is_ids, in_window, is_hex_bytes};
 use crate::Decider;
 
 /// Wrong answers after which a claimant is locked out of the device (until a reset on the device).
@@ -59,13 +59,6 @@ impl Decider for DeviceInbox {
     }
 }
 
-fn in_window(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), HomeError> {
-    if (at - now).abs() > Duration::seconds(DECISION_WINDOW_SECONDS) {
-        return Err(HomeError::Stale { at, why: "more than five minutes from the ledger's clock" });
-    }
-    Ok(())
-}
-
 /// The inbox is one device's: every message names the device the first one named.
 fn same_device(state: &DeviceInboxState, device_id: &str) -> Result<(), HomeError> {
     match &state.device_id {
@@ -109,13 +102,7 @@ fn check_device_id(device_id: &str) -> Result<(), HomeError> {
 fn check_device(state: &DeviceInboxState, signed: &SignedDeviceMessage, now: DateTime<Utc>) -> Result<(), HomeError> {
     let message = &signed.document;
     same_device(state, &message.device_id)?;
-    if device_id_of(&message.device_key) != message.device_id {
-        return Err(HomeError::BadRequest(format!(
-            "key {} is not device {}'s",
-            message.device_key.to_hex(),
-            message.device_id
-        )));
-    }
+    device_key_is_ids(&message.device_id, &message.device_key)?;
     signed.verify(&message.device_key).map_err(|e| HomeError::BadSignature(format!("device message: {e}")))?;
     in_window(message.at, now)?;
     if state.last_device_at.is_some_and(|last| message.at <= last) {
@@ -248,8 +235,4 @@ fn release(
         return Err(HomeError::BadRequest("only a paired device is released by its owner's deletion".into()));
     }
     Ok(vec![DeviceInboxEvent::DeviceReleased { message }])
-}
-
-fn is_hex_bytes(text: &str, bytes: usize) -> bool {
-    text.len() == 2 * bytes && text.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
 }

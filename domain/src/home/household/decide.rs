@@ -1,7 +1,7 @@
 //! A household's rules: only the owner decides, each decision once and in time order, consent only for the
 //! home's own devices and within the provider's signed request, and deleting a device ends all its policies.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::commands::{Act, HouseholdCommand, SignedDecision, SignedTermination};
@@ -10,12 +10,12 @@ use super::state::{HouseholdState, PolicyStatus};
 use super::Household;
 use crate::crypto::PublicKey;
 use crate::home::consent::{Scope, SignedConsentRequest};
-use crate::home::device_inbox::{device_id_of, DeviceSay, SignedDeviceMessage};
+use crate::home::device_inbox::{DeviceSay, SignedDeviceMessage};
 use crate::home::error::HomeError;
+use crate::home::rules::{device_key_is_ids, in_window};
 use crate::Decider;
 
-/// A signed decision is taken within this many seconds of the ledger's clock.
-pub const DECISION_WINDOW_SECONDS: i64 = 300;
+pub use crate::home::rules::DECISION_WINDOW_SECONDS;
 pub const MAX_DEVICES: usize = 32;
 /// Policies a home ever granted (ended ones stay on record).
 pub const MAX_POLICIES: usize = 4096;
@@ -63,14 +63,7 @@ fn check_decision(state: &HouseholdState, signed: &SignedDecision, now: DateTime
     signed.verify(&decision.home).map_err(|e| HomeError::BadSignature(format!("owner decision: {e}")))?;
     in_window(decision.at, now)?;
     if state.last_decision_at.is_some_and(|last| decision.at <= last) {
-        return Err(HomeError::Stale { at: decision.at, why: "the home has a decision as late or later" });
-    }
-    Ok(())
-}
-
-fn in_window(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), HomeError> {
-    if (at - now).abs() > Duration::seconds(DECISION_WINDOW_SECONDS) {
-        return Err(HomeError::Stale { at, why: "more than five minutes from the ledger's clock" });
+        return Err(HomeError::Stale { at: decision.at, why: "the home has a decision at this time or after it" });
     }
     Ok(())
 }
@@ -82,13 +75,7 @@ fn add_device(
     now: DateTime<Utc>,
 ) -> Result<Vec<HouseholdEvent>, HomeError> {
     let proof = &pairing.document;
-    if device_id_of(&proof.device_key) != proof.device_id {
-        return Err(HomeError::BadRequest(format!(
-            "key {} is not device {}'s",
-            proof.device_key.to_hex(),
-            proof.device_id
-        )));
-    }
+    device_key_is_ids(&proof.device_id, &proof.device_key)?;
     pairing.verify(&proof.device_key).map_err(|e| HomeError::BadSignature(format!("pairing proof: {e}")))?;
     match &proof.say {
         DeviceSay::Accept { owner, .. } if *owner == decision.document.home => {}
