@@ -10,6 +10,7 @@ use domain::home::device_inbox::{
 };
 use domain::home::household::{Act, OwnerDecision};
 use ed25519_dalek::SigningKey;
+use rand_chacha::rand_core::SeedableRng;
 use serde_json::Value;
 
 const SECRET: &[u8] = b"twenty random bytes.";
@@ -222,27 +223,18 @@ async fn a_waiting_stream_read_answers_when_the_inbox_gets_an_event() {
     ledger.stop().await;
 }
 
-/// A provider's signed request for `fields` of every telegram, valid for a day.
-fn consent_request(provider: &SigningKey) -> domain::home::consent::SignedConsentRequest {
-    use domain::home::consent::{ConsentRequest, Field, Granularity, ProviderCard, Scope};
-    let card = ProviderCard {
-        name: "Wattt".into(),
-        provider_key: PublicKey::of(provider),
-        hpke_key: hex::encode([3u8; 32]),
-        return_urls: vec!["https://wattt.example/back".into()],
-        purposes: vec!["graphs".into()],
-        issued_at: Utc::now(),
-    };
-    let request = ConsentRequest {
-        request_id: uuid::Uuid::now_v7(),
-        provider: Signed::sign(provider, card).unwrap(),
-        purpose: "graphs".into(),
-        scope: Scope { fields: vec![Field::PowerImportW], granularity: Granularity::Telegram },
-        valid_from: Utc::now(),
-        valid_until: Utc::now() + Duration::days(1),
-        return_url: "https://wattt.example/back".into(),
-    };
-    Signed::sign(provider, request).unwrap()
+/// A provider made by `notch provider init` in `dir`: its card, and a signed request from `notch provider request`.
+fn provider_cli(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_notch"))
+        .arg("provider")
+        .args(args)
+        .arg("--provider-dir")
+        .arg(dir)
+        .env("NOTCH_PASSPHRASE", "a long enough passphrase")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,10 +243,16 @@ async fn a_device_hands_a_granted_provider_its_channel_and_nothing_else() {
     let ledger = Ledger::start("home_pairing_handover").await;
     let mut device = Device::new();
     let owner = SigningKey::from_bytes(&[29; 32]);
-    let provider = SigningKey::from_bytes(&[30; 32]);
     let home = PublicKey::of(&owner).to_hex();
     let decide =
         |act: Act| Signed::sign(&owner, OwnerDecision { home: PublicKey::of(&owner), at: Utc::now(), act }).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let init = ["init", "--name", "Wattt", "--return-url", "https://wattt.example/back", "--purpose", "graphs"];
+    let provider = PublicKey::from_hex(provider_cli(dir.path(), &init).trim()).unwrap();
+    let card: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("card.json")).unwrap()).unwrap();
+    let hpke: [u8; 32] = hex::decode(card["document"]["hpke_key"].as_str().unwrap()).unwrap().try_into().unwrap();
+    let ask = ["request", "--purpose", "graphs", "--fields", "power_import_w", "--granularity", "telegram"];
+    let request = serde_json::from_str(&provider_cli(dir.path(), &ask)).unwrap();
 
     // Paired and added, then a policy for the provider.
     assert_eq!(ledger.post(&device.path("claimant"), &claimant_says(&owner, &device, ClaimantSay::Claim)).await.0, 201);
@@ -266,37 +264,51 @@ async fn a_device_hands_a_granted_provider_its_channel_and_nothing_else() {
     let decisions = format!("/home/homes/{home}/decisions");
     assert_eq!(ledger.post(&decisions, &decide(Act::AddDevice { pairing: accept })).await.0, 201);
     let policy_id = uuid::Uuid::now_v7();
-    let grant = Act::Authorize { policy_id, device_id: device.id.clone(), request: consent_request(&provider) };
+    let grant = Act::Authorize { policy_id, device_id: device.id.clone(), request };
     assert_eq!(ledger.post(&decisions, &decide(grant)).await.0, 201);
 
-    let handovers = format!("/home/providers/{}/handovers", PublicKey::of(&provider).to_hex());
-    let mut hand_over = |policy_id, channel: u8| {
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+    let channel = mam::Channel::create(&mut rng);
+    let wrapped_to =
+        |key: [u8; 32]| hex::encode(channel.grant(&mam::ProviderPublicKey(key), &mut rng.clone()).unwrap().to_bytes());
+    let handovers = format!("/home/providers/{}/handovers", provider.to_hex());
+    let mut hand_over = |policy_id, channel_key: [u8; 32], grant: String| {
         device.at += Duration::milliseconds(10);
         let document = Handover {
             device_id: device.id.clone(),
             device_key: PublicKey::of(&device.key),
             home: PublicKey::of(&owner),
-            provider: PublicKey::of(&provider),
+            provider,
             policy_id,
-            channel: hex::encode([channel; 32]),
-            grant: "cd".repeat(200),
+            channel: hex::encode(channel_key),
+            grant,
             at: device.at,
         };
         Signed::sign(&device.key, document).unwrap()
     };
-    let (status, body) = ledger.post(&handovers, &hand_over(policy_id, 1)).await;
+    let good = hand_over(policy_id, channel.public_key(), wrapped_to(hpke));
+    let (status, body) = ledger.post(&handovers, &good).await;
     assert_eq!((status, body["events"].clone()), (201, serde_json::json!(["GrantHandedOver"])), "{body}");
-    let (status, body) = ledger.post(&handovers, &hand_over(policy_id, 1)).await;
+    let (status, body) = ledger.post(&handovers, &good).await;
     assert_eq!((status, body["code"].as_str()), (409, Some("already_handed_over")), "{body}");
-    let (status, body) = ledger.post(&handovers, &hand_over(uuid::Uuid::now_v7(), 2)).await;
+    let (status, body) = ledger.post(&handovers, &hand_over(uuid::Uuid::now_v7(), [2; 32], wrapped_to(hpke))).await;
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")), "{body}");
+    // A grant the ledger cannot judge (wrapped to another key, named for another channel): the provider refuses it.
+    let (status, _) = ledger.post(&handovers, &hand_over(policy_id, [3; 32], wrapped_to([7; 32]))).await;
+    assert_eq!(status, 201);
+
+    let listed = provider_cli(dir.path(), &["policies", "--ledger", &ledger.url]);
+    let lines: Vec<Value> = listed.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    assert_eq!(lines[0]["channel"], hex::encode(channel.public_key()), "{listed}");
+    assert_eq!(lines[0]["from_index"], 0, "{listed}");
+    assert!(lines[1]["refused"].is_string(), "{listed}");
 
     // Revoked, the policy gets no more hand-overs.
     let revoke = Act::Revoke { policy_id, reason: String::new() };
     assert_eq!(ledger.post(&decisions, &decide(revoke)).await.0, 201);
-    let (status, body) = ledger.post(&handovers, &hand_over(policy_id, 3)).await;
+    let (status, body) = ledger.post(&handovers, &hand_over(policy_id, [4; 32], wrapped_to(hpke))).await;
     assert_eq!((status, body["code"].as_str()), (409, Some("policy_ended")), "{body}");
-    let inbox = format!("provider-{}", PublicKey::of(&provider).to_hex());
-    assert_eq!(ledger.version(&inbox).await, 1);
+    assert_eq!(ledger.version(&format!("provider-{}", provider.to_hex())).await, 2);
     ledger.stop().await;
 }

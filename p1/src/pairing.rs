@@ -13,7 +13,8 @@ use chrono::{DateTime, Duration, Utc};
 use domain::crypto::{PublicKey, Signed};
 use domain::home::device_inbox::{
     answer_is_right, device_id_of, ClaimantSay, DeviceMessage, DeviceSay, RefusalReason, ReleaseReason,
-    SignedClaimantMessage, SignedDeviceMessage, CHALLENGE_BYTES, MAX_FAILED_ANSWERS, MAX_TOTAL_FAILED_ANSWERS,
+    SignedClaimantMessage, SignedDeviceMessage, CHALLENGE_BYTES, MAX_FAILED_ANSWERS, MAX_OPEN_CLAIMS,
+    MAX_TOTAL_FAILED_ANSWERS,
 };
 use domain::home::{DeviceInboxEvent, HouseholdEvent};
 use ed25519_dalek::SigningKey;
@@ -207,6 +208,12 @@ impl PairingState {
         }
         if failures >= MAX_FAILED_ANSWERS || self.total_failures() >= MAX_TOTAL_FAILED_ANSWERS {
             return Some(DeviceSay::Refuse { owner, reason: RefusalReason::LockedOut, failures });
+        }
+        // The ledger keeps at most MAX_OPEN_CLAIMS open; the device bounds its own memory all the same.
+        self.open.retain(|_, open| open.valid_until > now);
+        if self.open.len() >= MAX_OPEN_CLAIMS {
+            tracing::warn!("ignored a claim: {MAX_OPEN_CLAIMS} challenges are open already");
+            return None;
         }
         let mut challenge = [0u8; CHALLENGE_BYTES];
         rng.fill_bytes(&mut challenge);

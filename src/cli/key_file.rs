@@ -12,6 +12,8 @@ use ed25519_dalek::SigningKey;
 use zeroize::Zeroizing;
 
 pub const SITE_KEY_FILE: &str = "site-key.age";
+/// Most scrypt work a key file may ask for when it is opened (2^22: 4 GiB and seconds; files made here ask ~2^19).
+const MAX_SCRYPT_LOG_N: u8 = 22;
 /// Shortest passphrase accepted: scrypt slows guessing, it cannot save a trivial passphrase.
 const MIN_PASSPHRASE: usize = 8;
 
@@ -68,10 +70,16 @@ pub fn write_secret(path: &Path, secret: &[u8], passphrase: SecretString) -> any
 pub fn read_secret(path: &Path, passphrase: SecretString) -> anyhow::Result<Zeroizing<Vec<u8>>> {
     let armored = std::fs::read(path).with_context(|| format!("reading the key file {}", path.display()))?;
     let decryptor = age::Decryptor::new(age::armor::ArmoredReader::new(&armored[..]))?;
-    let identity = age::scrypt::Identity::new(passphrase);
-    let mut reader = decryptor
-        .decrypt(std::iter::once(&identity as &dyn age::Identity))
-        .map_err(|_| anyhow::anyhow!("cannot decrypt {}: wrong passphrase?", path.display()))?;
+    let mut identity = age::scrypt::Identity::new(passphrase);
+    // age's own bound is this machine's speed measured now (+4): a process preempted while it measures (a busy
+    // machine) would refuse its own key file. The file is the owner's, so a fixed bound is safe.
+    identity.set_max_work_factor(MAX_SCRYPT_LOG_N);
+    let mut reader = decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).map_err(|err| match err {
+        age::DecryptError::ExcessiveWork { required, .. } => {
+            anyhow::anyhow!("{} asks for scrypt work 2^{required}, more than 2^{MAX_SCRYPT_LOG_N}", path.display())
+        }
+        _ => anyhow::anyhow!("cannot decrypt {}: wrong passphrase?", path.display()),
+    })?;
     let mut text = Zeroizing::new(String::new());
     reader.read_to_string(&mut text)?;
     let secret = hex::decode(text.trim()).map_err(|_| anyhow::anyhow!("{} does not hold a key", path.display()))?;

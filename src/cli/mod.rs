@@ -8,6 +8,7 @@ mod bench_p1;
 mod charging;
 mod home;
 mod key_file;
+mod ledger_client;
 mod node;
 mod projections;
 mod provider;
@@ -85,7 +86,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench { which: BenchCommand::Lifts(args) } => site::bench_lifts::run(args).await,
         Command::Admin(args) => site::admin::run(args).await,
         Command::Home(args) => home::run(args).await,
-        Command::Provider(args) => provider::run(args),
+        Command::Provider(args) => provider::run(args).await,
         Command::Lift { action } => site::lift::run(action).await,
         Command::Projections { action } => projections::run(action).await,
         Command::Charging { action } => charging::run(action).await,

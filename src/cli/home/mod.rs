@@ -2,7 +2,6 @@
 //! of the same routes). The owner key lives in an age-encrypted file in the home directory and signs every
 //! message; the ledger and the device each check the signature.
 
-mod client;
 mod pair;
 
 use std::path::{Path, PathBuf};
@@ -18,7 +17,7 @@ use domain::Decider;
 use ed25519_dalek::SigningKey;
 
 use super::key_file;
-use client::Ledger;
+use super::ledger_client::Ledger;
 
 const OWNER_KEY_FILE: &str = "owner-key.age";
 

@@ -16,7 +16,7 @@ use domain::home::{DeviceInbox, DeviceInboxEvent, Household};
 use domain::Aggregate;
 use ed25519_dalek::SigningKey;
 
-use super::client::Ledger;
+use crate::cli::ledger_client::Ledger;
 
 #[derive(clap::Args)]
 pub struct PairArgs {

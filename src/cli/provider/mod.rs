@@ -10,11 +10,14 @@ use chrono::{Duration, Utc};
 use clap::{Args, Subcommand};
 use domain::crypto::{PublicKey, Signed};
 use domain::home::consent::{ConsentRequest, Field, Granularity, ProviderCard, Scope, SignedProviderCard};
+use domain::home::provider_inbox::SignedHandover;
+use domain::home::{ProviderInbox, ProviderInboxEvent};
 use ed25519_dalek::SigningKey;
 use mam::ProviderKeyPair;
 use zeroize::Zeroizing;
 
 use super::key_file;
+use super::ledger_client::Ledger;
 
 const KEYS_FILE: &str = "provider-keys.age";
 const CARD_FILE: &str = "card.json";
@@ -24,6 +27,9 @@ pub struct ProviderArgs {
     /// Where the provider's keys and card live.
     #[arg(long, env = "NOTCH_PROVIDER_DIR", default_value = "notch-provider", global = true)]
     provider_dir: PathBuf,
+    /// The ledger's base URL.
+    #[arg(long, env = "NOTCH_LEDGER", default_value = "http://127.0.0.1:8080", global = true)]
+    ledger: String,
     #[command(subcommand)]
     command: ProviderCommand,
 }
@@ -44,6 +50,9 @@ enum ProviderCommand {
     },
     /// Print the signed card.
     Card,
+    /// The channels devices handed this provider, each checked: the device's signature, the grant's, and that
+    /// it opens with this provider's key.
+    Policies,
     /// Print a signed consent request (JSON, one line) for an owner to answer.
     Request {
         /// One of the card's purposes.
@@ -65,9 +74,10 @@ enum ProviderCommand {
     },
 }
 
-pub fn run(args: ProviderArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: ProviderArgs) -> anyhow::Result<ExitCode> {
     let dir = &args.provider_dir;
     match args.command {
+        ProviderCommand::Policies => policies(dir, &Ledger::new(&args.ledger)?).await,
         ProviderCommand::Init { name, return_urls, purposes } => init(dir, name, return_urls, purposes),
         ProviderCommand::Card => {
             println!("{}", serde_json::to_string(&card(dir)?)?);
@@ -163,4 +173,38 @@ fn request(
     request.check(now).map_err(|e| anyhow::anyhow!("the request would be refused: {e}"))?;
     println!("{}", serde_json::to_string(&request)?);
     Ok(ExitCode::SUCCESS)
+}
+
+async fn policies(dir: &Path, ledger: &Ledger) -> anyhow::Result<ExitCode> {
+    let (signing, hpke) = keys(dir)?;
+    let inbox = <ProviderInbox as domain::Aggregate>::stream_id(&PublicKey::of(&signing));
+    for event in ledger.stream::<ProviderInboxEvent>(&inbox).await? {
+        let ProviderInboxEvent::GrantHandedOver { handover } = event;
+        let line = match opens(&handover, &hpke) {
+            Ok(grant) => serde_json::json!({
+                "policy_id": handover.document.policy_id,
+                "device_id": handover.document.device_id,
+                "home": handover.document.home.to_hex(),
+                "channel": handover.document.channel,
+                "from_index": grant.next_index,
+                "epoch": grant.epoch,
+            }),
+            Err(err) => serde_json::json!({ "policy_id": handover.document.policy_id, "refused": err.to_string() }),
+        };
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The hand-over's grant, once it checks: signed by its device, a grant of the channel it names, signed by that
+/// channel, and wrapped to this provider's key.
+fn opens(handover: &SignedHandover, hpke: &ProviderKeyPair) -> anyhow::Result<mam::Grant> {
+    let document = &handover.document;
+    handover.verify(&document.device_key).map_err(|_| anyhow::anyhow!("the device did not sign this hand-over"))?;
+    let grant = mam::Grant::from_bytes(&hex::decode(&document.grant)?)?;
+    let channel: [u8; 32] =
+        hex::decode(&document.channel)?.try_into().map_err(|_| anyhow::anyhow!("not a channel key"))?;
+    let provider = ProviderKeyPair::from_secret_bytes(&hpke.secret_bytes())?;
+    mam::Reader::from_grant(&channel, &grant, provider)?;
+    Ok(grant)
 }

@@ -47,14 +47,15 @@ fn deliver(
     device_key_is_ids(&handover.device_id, &handover.device_key)?;
     signed.verify(&handover.device_key).map_err(|e| HomeError::BadSignature(format!("hand-over: {e}")))?;
     in_window(handover.at, now)?;
+    check_policy(policy, &signed)?;
+    // Before the order check: a device sending a hand-over again after a lost answer learns it was taken.
+    check_grant(state, &signed)?;
     if state.last_at.get(&handover.device_id).is_some_and(|last| handover.at <= *last) {
         return Err(HomeError::Stale {
             at: handover.at,
             why: "the device handed over something at this time or after it",
         });
     }
-    check_policy(policy, &signed)?;
-    check_grant(state, &signed)?;
     Ok(vec![ProviderInboxEvent::GrantHandedOver { handover: signed }])
 }
 

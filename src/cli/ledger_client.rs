@@ -1,4 +1,4 @@
-//! The ledger as the owner's commands reach it: JSON over HTTP, a refusal as one clear error with the ledger's
+//! The ledger as the owner's and the provider's commands reach it: JSON over HTTP, a refusal as one clear error with the ledger's
 //! code, and streams read whole or followed (a long-polled read waits on the ledger for the next event).
 
 use std::time::Duration;
