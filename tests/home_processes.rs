@@ -194,8 +194,19 @@ fn consent_for(home_dir: &Path, provider_dir: &Path, ledger: &str, device_id: &s
     let denied = ok(home(home_dir, ledger, &["deny", ask("gas_dm3", "30days").to_str().unwrap()]));
     assert!(denied.contains("ConsentDenied"), "{denied}");
 
-    let short: Value = serde_json::from_str(&ok(grant(&ask("phases", "2s")))).unwrap();
+    // Long enough to be granted on a busy machine (each command opens its key file with scrypt, seconds under
+    // load), short enough to wait out.
+    let short: Value = serde_json::from_str(&ok(grant(&ask("phases", "15s")))).unwrap();
     let short_policy = short["policy_id"].as_str().unwrap().to_owned();
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    let listed = ok(home(home_dir, ledger, &["policies"]));
+    let until = listed
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .find(|p| p["policy_id"] == short_policy.as_str())
+        .map(|p| p["valid_until"].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap())
+        .unwrap();
+    if let Ok(left) = (until - chrono::Utc::now()).to_std() {
+        std::thread::sleep(left + std::time::Duration::from_millis(200));
+    }
     assert_eq!(statuses(home_dir, ledger)[&short_policy], "expired");
 }

@@ -147,3 +147,16 @@ async fn send(
     }
     anyhow::bail!("the ledger answered {status}: {body}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ledger_base_is_the_mam_endpoint_without_its_path() {
+        assert_eq!(ledger_base("http://ledger:8080/mam/messages").unwrap(), "http://ledger:8080");
+        assert_eq!(ledger_base("https://l.example/notch/mam/messages/").unwrap(), "https://l.example/notch");
+        let err = ledger_base("http://ledger:8080/").unwrap_err().to_string();
+        assert!(err.contains("does not end in /mam/messages"), "{err}");
+    }
+}

@@ -1,19 +1,18 @@
 //! The log's own resources: health, the global feed, streams, and appends of node-signed events.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use ed25519_dalek::{Signature, VerifyingKey};
 use events::{AppendError, Expected, SignedEvent, Store};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 use warp::Filter;
-
-use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::sync::Semaphore;
 
 use super::{with, ApiError, MAX_BODY_BYTES};
 
@@ -44,7 +43,7 @@ pub fn routes(
         .and(warp::get())
         .and(warp::query::<Page>())
         .and(with(store.clone()))
-        .and(with(std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_WAITING_READS))))
+        .and(with(Arc::new(Semaphore::new(MAX_WAITING_READS))))
         .and(with(draining))
         .then(read_stream);
     let append = warp::path!("streams" / String)
