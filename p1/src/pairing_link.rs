@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
+use domain::crypto::PublicKey;
 use domain::home::device_inbox::SignedDeviceMessage;
-use domain::home::{DeviceInboxEvent, HouseholdEvent};
+use domain::home::{DeviceInbox, DeviceInboxEvent, Household, HouseholdEvent};
+use domain::Aggregate;
 use rand_core::OsRng;
 use reqwest::StatusCode;
 use serde::Deserialize;
@@ -99,8 +101,8 @@ async fn round(
     // Paired, the device hears from its owner's home (the ledger refuses other claimants itself); unpaired, from
     // its inbox.
     let (stream, from) = match &state.paired_with {
-        Some(owner) => (format!("home-{owner}"), state.home_version + 1),
-        None => (format!("device-{}", identity.device_id()), state.inbox_version + 1),
+        Some(owner) => (Household::stream_id(&PublicKey::from_hex(owner)?), state.home_version + 1),
+        None => (DeviceInbox::stream_id(&identity.device_id()), state.inbox_version + 1),
     };
     let url = format!("{}/streams/{stream}?from={from}&limit={PAGE}&wait_ms={WAIT_MS}", config.ledger);
     let page: StreamPage = http.get(&url).send().await?.error_for_status()?.json().await?;
@@ -112,13 +114,15 @@ async fn round(
             let parsed: DeviceInboxEvent = parse(event.payload, "inbox")?;
             state.react(identity, event.stream_version, &parsed, Utc::now(), &mut OsRng)
         };
+        // Saved before the message leaves, so a crash resends it rather than answering the event again.
         if let Some(message) = said {
             state_file::write_private(&config.state_path, state)?;
             send(config, http, identity, &message).await?;
             state.outbox = None;
         }
-        state_file::write_private(&config.state_path, state)?;
     }
+    // Events that said nothing are handled again after a crash before this, harmlessly: they say nothing again.
+    state_file::write_private(&config.state_path, state)?;
     Ok(())
 }
 

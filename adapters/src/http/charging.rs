@@ -8,14 +8,13 @@ use domain::charging::billing::BillingDetails;
 use domain::charging::certificate::{SignedCertificateRequest, SocketRequest};
 use domain::charging::contact_card::ContactCard;
 use domain::charging::ChargePointError;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 use warp::Filter;
 
-use super::{with, ApiError, MAX_BODY_BYTES};
+use super::{parse_body as parse, with, ApiError, MAX_BODY_BYTES};
 use crate::charging::{ChargingError, ChargingService};
 
 /// POST /charging/authority/connections
@@ -71,21 +70,6 @@ fn card_reply(card: Result<ContactCard, ChargingError>) -> Response {
         Ok((exported, card)) => warp::reply::json(&json!({ "contact_card": exported, "card": card })).into_response(),
         Err(err) => error_reply(err),
     }
-}
-
-/// Parses a body without ever putting its content into an error message (serde quotes offending values).
-fn parse<T: DeserializeOwned>(body: &Bytes, what: &str) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            "malformed_json",
-            format!(
-                "the body is not a valid {what} (line {}, column {}, {:?} error)",
-                e.line(),
-                e.column(),
-                e.classify()
-            ),
-        )
-    })
 }
 
 async fn request_connection(body: Bytes, service: ChargingService) -> Response {

@@ -11,12 +11,11 @@
 
 use bytes::Bytes;
 use domain::home::HomeError;
-use serde::de::DeserializeOwned;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 use warp::Filter;
 
-use super::{with, ApiError, MAX_BODY_BYTES};
+use super::{parse_body as parse, with, ApiError, MAX_BODY_BYTES};
 use crate::command::CommandError;
 use crate::home::{Accepted, HomeService};
 
@@ -82,14 +81,6 @@ async fn hand_over(provider: String, body: Bytes, service: HomeService) -> Respo
         Ok(service.hand_over(handover).await?)
     };
     reply(result.await)
-}
-
-/// Parses a body without ever putting its content into an error message (serde quotes offending values).
-fn parse<T: DeserializeOwned>(body: &Bytes, what: &str) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        let place = format!("line {}, column {}, {:?} error", e.line(), e.column(), e.classify());
-        ApiError::new("malformed_json", format!("the body is not a valid {what} ({place})"))
-    })
 }
 
 fn same(what: &str, in_path: &str, in_document: &str) -> Result<(), ApiError> {

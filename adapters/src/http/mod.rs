@@ -96,6 +96,15 @@ async fn serve_routes(
     Ok((bound, server))
 }
 
+/// Parses a request body as a `what`, without ever putting its content into the error message (serde quotes
+/// offending values, and a body may hold a secret).
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        let place = format!("line {}, column {}, {:?} error", e.line(), e.column(), e.classify());
+        ApiError::new("malformed_json", format!("the body is not a valid {what} ({place})"))
+    })
+}
+
 pub(crate) fn with<T: Clone + Send + Sync + 'static>(
     value: T,
 ) -> impl Filter<Extract = (T,), Error = Infallible> + Clone {

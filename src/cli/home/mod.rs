@@ -119,16 +119,20 @@ async fn household(ledger: &Ledger, owner: &SigningKey) -> anyhow::Result<(House
 /// Signs `act` as the owner's decision now and has the ledger record it; prints what it became (with the
 /// policy id of a grant).
 async fn decide(ledger: &Ledger, owner: &SigningKey, act: Act) -> anyhow::Result<ExitCode> {
-    let home = PublicKey::of(owner);
     let policy_id = match &act {
         Act::Authorize { policy_id, .. } => Some(*policy_id),
         _ => None,
     };
-    let decision = OwnerDecision { home, at: chrono::Utc::now(), act };
-    let path = format!("/home/homes/{}/decisions", home.to_hex());
-    let accepted = ledger.post(&path, &Signed::sign(owner, decision)?).await?;
+    let accepted = post_decision(ledger, owner, act).await?;
     println!("{}", serde_json::json!({ "events": accepted["events"], "policy_id": policy_id }));
     Ok(ExitCode::SUCCESS)
+}
+
+/// `act` signed as the owner's decision now, and the ledger's answer.
+pub(super) async fn post_decision(ledger: &Ledger, owner: &SigningKey, act: Act) -> anyhow::Result<serde_json::Value> {
+    let home = PublicKey::of(owner);
+    let decision = OwnerDecision { home, at: chrono::Utc::now(), act };
+    ledger.post(&format!("/home/homes/{}/decisions", home.to_hex()), &Signed::sign(owner, decision)?).await
 }
 
 /// A provider's signed request from a file, or from standard input for `-`.

@@ -11,7 +11,7 @@ use domain::crypto::{PublicKey, Signed};
 use domain::home::device_inbox::{
     answer_mac, ClaimantMessage, ClaimantSay, DeviceSay, SignedDeviceMessage, CHALLENGE_BYTES,
 };
-use domain::home::household::{Act, OwnerDecision};
+use domain::home::household::Act;
 use domain::home::{DeviceInbox, DeviceInboxEvent, Household};
 use domain::Aggregate;
 use ed25519_dalek::SigningKey;
@@ -53,11 +53,9 @@ pub async fn run(ledger: &Ledger, owner: &SigningKey, args: PairArgs) -> anyhow:
         (_, other) => bail!("the device answered with {other:?}"),
     };
 
-    let home = PublicKey::of(owner);
-    let decision = OwnerDecision { home, at: Utc::now(), act: Act::AddDevice { pairing: accept } };
-    let path = format!("/home/homes/{}/decisions", home.to_hex());
-    ledger.post(&path, &Signed::sign(owner, decision)?).await?;
-    println!("paired device {} with home {}", dialogue.device_id, Household::stream_id(&home));
+    super::post_decision(ledger, owner, Act::AddDevice { pairing: accept }).await?;
+    let home = Household::stream_id(&PublicKey::of(owner));
+    println!("paired device {} with home {home}", dialogue.device_id);
     Ok(ExitCode::SUCCESS)
 }
 
