@@ -33,6 +33,8 @@ pub const CHALLENGE_SECONDS: i64 = 120;
 /// The device key and the pairing secret, created on first start and kept in a file only the device reads.
 pub struct Identity {
     key: SigningKey,
+    /// Made of the key once (a hash): every message and check names it.
+    device_id: String,
     secret: Zeroizing<[u8; SECRET_BYTES]>,
 }
 
@@ -47,7 +49,7 @@ impl Identity {
     pub fn generate(rng: &mut (impl RngCore + CryptoRng)) -> Identity {
         let mut secret = Zeroizing::new([0u8; SECRET_BYTES]);
         rng.fill_bytes(secret.as_mut());
-        Identity { key: SigningKey::generate(rng), secret }
+        Identity::of(SigningKey::generate(rng), secret)
     }
 
     /// The identity in `path`, or a new one written there.
@@ -65,7 +67,7 @@ impl Identity {
     pub fn with_new_secret(&self, rng: &mut (impl RngCore + CryptoRng)) -> Identity {
         let mut secret = Zeroizing::new([0u8; SECRET_BYTES]);
         rng.fill_bytes(secret.as_mut());
-        Identity { key: self.key.clone(), secret }
+        Identity::of(self.key.clone(), secret)
     }
 
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
@@ -85,15 +87,19 @@ impl Identity {
             .as_slice()
             .try_into()
             .map_err(|_| anyhow::anyhow!("the pairing secret is not {SECRET_BYTES} bytes"))?;
-        Ok(Identity { key: SigningKey::from_bytes(&key), secret: Zeroizing::new(secret) })
+        Ok(Identity::of(SigningKey::from_bytes(&key), Zeroizing::new(secret)))
     }
 
     pub fn public_key(&self) -> PublicKey {
         PublicKey::of(&self.key)
     }
 
-    pub fn device_id(&self) -> String {
-        device_id_of(&self.public_key())
+    fn of(key: SigningKey, secret: Zeroizing<[u8; SECRET_BYTES]>) -> Identity {
+        Identity { device_id: device_id_of(&PublicKey::of(&key)), key, secret }
+    }
+
+    pub fn device_id(&self) -> &str {
+        &self.device_id
     }
 
     /// The secret as the owner types it: 32 characters of base32 in groups of four.
@@ -103,7 +109,7 @@ impl Identity {
 
     /// A message of this device, signed, at `at`.
     pub fn says(&self, at: DateTime<Utc>, say: DeviceSay) -> SignedDeviceMessage {
-        let message = DeviceMessage { device_id: self.device_id(), device_key: self.public_key(), at, say };
+        let message = DeviceMessage { device_id: self.device_id.clone(), device_key: self.public_key(), at, say };
         Signed::sign(&self.key, message).expect("a device message has a canonical form")
     }
 }
@@ -239,7 +245,7 @@ impl PairingState {
         }
         let challenge_bytes: [u8; CHALLENGE_BYTES] = hex::decode(challenge).ok()?.try_into().ok()?;
         let mac = hex::decode(mac).unwrap_or_default();
-        if answer_is_right(identity.secret.as_ref(), &challenge_bytes, &owner, &identity.device_id(), &mac) {
+        if answer_is_right(identity.secret.as_ref(), &challenge_bytes, &owner, identity.device_id(), &mac) {
             self.paired_with = Some(owner.to_hex());
             self.paired_challenge = Some(challenge.clone());
             (self.home_version, self.home_joined, self.policies) = (0, false, DevicePolicies::default());
@@ -269,7 +275,7 @@ impl PairingState {
             self.home_joined = self.is_this_pairing(identity, event);
             return None;
         }
-        if let Some(change) = self.policies.apply(&identity.device_id(), &owner, event) {
+        if let Some(change) = self.policies.apply(identity.device_id(), &owner, event) {
             tracing::info!(?change, "a policy of this device changed");
         }
         let HouseholdEvent::DeviceDeleted { device_id, decision } = event else { return None };
@@ -349,9 +355,9 @@ mod tests {
         secret: &[u8],
     ) -> SignedClaimantMessage {
         let bytes: [u8; 32] = hex::decode(challenge).unwrap().try_into().unwrap();
-        let mac = answer_mac(secret, &bytes, &PublicKey::of(owner), &identity.device_id());
+        let mac = answer_mac(secret, &bytes, &PublicKey::of(owner), identity.device_id());
         let say = ClaimantSay::Answer { challenge: challenge.into(), mac: hex::encode(mac) };
-        claimant(owner, &identity.device_id(), at, say)
+        claimant(owner, identity.device_id(), at, say)
     }
 
     /// The ledger's inbox, fed the dialogue as it happens: every device message must pass the ledger's rules.
@@ -428,7 +434,7 @@ mod tests {
         let (mut device, mut ledger) = (PairingState::default(), Ledger::new());
 
         let (version, event) =
-            ledger.claimant_says(claimant(&owner, &identity.device_id(), now(), ClaimantSay::Claim), now());
+            ledger.claimant_says(claimant(&owner, identity.device_id(), now(), ClaimantSay::Claim), now());
         let said = device.react(&identity, version, &event, now(), &mut rng).unwrap();
         let challenge = challenge_of(&said);
         ledger.device_says(said, now());
@@ -447,7 +453,7 @@ mod tests {
         // Another claimant is told the device is paired.
         let stranger = SigningKey::from_bytes(&[4; 32]);
         let claim = DeviceInboxEvent::PairingClaimed {
-            message: claimant(&stranger, &identity.device_id(), at, ClaimantSay::Claim),
+            message: claimant(&stranger, identity.device_id(), at, ClaimantSay::Claim),
         };
         let said = device.react(&identity, version + 1, &claim, at, &mut rng).unwrap();
         assert!(matches!(said.document.say, DeviceSay::Refuse { reason: RefusalReason::Paired, .. }));
@@ -462,7 +468,7 @@ mod tests {
         for round in 0..MAX_FAILED_ANSWERS as i64 {
             let at = now() + Duration::seconds(round * 10);
             let (version, event) =
-                ledger.claimant_says(claimant(&owner, &identity.device_id(), at, ClaimantSay::Claim), at);
+                ledger.claimant_says(claimant(&owner, identity.device_id(), at, ClaimantSay::Claim), at);
             let said = device.react(&identity, version, &event, at, &mut rng).unwrap();
             let challenge = challenge_of(&said);
             ledger.device_says(said, at);
@@ -477,7 +483,7 @@ mod tests {
         }
         // The ledger refuses the next claim itself; a device that is sent one anyway refuses it too.
         let at = now() + Duration::seconds(100);
-        let message = claimant(&owner, &identity.device_id(), at, ClaimantSay::Claim);
+        let message = claimant(&owner, identity.device_id(), at, ClaimantSay::Claim);
         let refused =
             DeviceInbox::decide(&ledger.state, DeviceInboxCommand::FromClaimant { message: message.clone(), now: at });
         assert!(matches!(refused, Err(domain::home::HomeError::LockedOut { failures: 3 })));
@@ -500,9 +506,9 @@ mod tests {
             None
         );
         // A claim whose signature is not its owner's (a ledger making one up).
-        let mut forged = claimant(&owner, &identity.device_id(), now(), ClaimantSay::Claim);
+        let mut forged = claimant(&owner, identity.device_id(), now(), ClaimantSay::Claim);
         forged.signature =
-            claimant(&SigningKey::from_bytes(&[7; 32]), &identity.device_id(), now(), ClaimantSay::Claim).signature;
+            claimant(&SigningKey::from_bytes(&[7; 32]), identity.device_id(), now(), ClaimantSay::Claim).signature;
         assert_eq!(
             device.react(&identity, 2, &DeviceInboxEvent::PairingClaimed { message: forged }, now(), &mut rng),
             None
@@ -524,7 +530,7 @@ mod tests {
         let owner = SigningKey::from_bytes(&[8; 32]);
         let mut device = PairingState::default();
         let claim = DeviceInboxEvent::PairingClaimed {
-            message: claimant(&owner, &identity.device_id(), now(), ClaimantSay::Claim),
+            message: claimant(&owner, identity.device_id(), now(), ClaimantSay::Claim),
         };
         let challenge = challenge_of(&device.react(&identity, 1, &claim, now(), &mut rng).unwrap());
         let late = now() + Duration::seconds(CHALLENGE_SECONDS);
@@ -543,7 +549,7 @@ mod tests {
         let owner = SigningKey::from_bytes(&[9; 32]);
         let mut device = PairingState::default();
         let claim = DeviceInboxEvent::PairingClaimed {
-            message: claimant(&owner, &identity.device_id(), now(), ClaimantSay::Claim),
+            message: claimant(&owner, identity.device_id(), now(), ClaimantSay::Claim),
         };
         let challenge = challenge_of(&device.react(&identity, 1, &claim, now(), &mut rng).unwrap());
         let secret = parse_secret(&identity.secret_text()).unwrap();
@@ -556,13 +562,13 @@ mod tests {
             Signed::sign(key, decision).unwrap()
         };
         let deleted = |key: &SigningKey| HouseholdEvent::DeviceDeleted {
-            device_id: identity.device_id(),
-            decision: decided(Act::DeleteDevice { device_id: identity.device_id() }, key),
+            device_id: identity.device_id().to_owned(),
+            decision: decided(Act::DeleteDevice { device_id: identity.device_id().to_owned() }, key),
         };
         // A deletion from an earlier pairing, before this pairing's DEVICE_ADDED, is not this pairing's.
         assert_eq!(device.react_home(&identity, 1, &deleted(&owner), now()), None);
         let added = HouseholdEvent::DeviceAdded {
-            device_id: identity.device_id(),
+            device_id: identity.device_id().to_owned(),
             device_key: identity.public_key(),
             pairing: accept.clone(),
             decision: decided(Act::AddDevice { pairing: accept }, &owner),

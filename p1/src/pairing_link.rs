@@ -102,7 +102,7 @@ async fn round(
     // its inbox.
     let (stream, from) = match &state.paired_with {
         Some(owner) => (Household::stream_id(&PublicKey::from_hex(owner)?), state.home_version + 1),
-        None => (DeviceInbox::stream_id(&identity.device_id()), state.inbox_version + 1),
+        None => (DeviceInbox::stream_id(identity.device_id()), state.inbox_version + 1),
     };
     let url = format!("{}/streams/{stream}?from={from}&limit={PAGE}&wait_ms={WAIT_MS}", config.ledger);
     let page: StreamPage = http.get(&url).send().await?.error_for_status()?.json().await?;

@@ -60,7 +60,10 @@ impl DevicePolicies {
                     Act::DeleteDevice { device_id: deleted } => deleted == device_id,
                     _ => false,
                 };
-                (ends && signed_by(decision, owner)).then(|| self.end(policy_id, decision.document.at)).flatten()
+                if !ends || !signed_by(decision, owner) {
+                    return None;
+                }
+                self.end(policy_id, decision.document.at)
             }
             HouseholdEvent::PolicyTerminated { policy_id, termination, .. } => {
                 let provider = PublicKey::from_hex(&self.policies.get(policy_id)?.provider_key).ok()?;

@@ -11,6 +11,7 @@ use super::commands::{
 use super::events::DeviceInboxEvent;
 use super::state::{Claim, DeviceInboxState, IssuedChallenge};
 use super::DeviceInbox;
+use crate::crypto::PublicKey;
 use crate::home::error::HomeError;
 use crate::home::rules::{device_key_is_ids, in_window, is_hex_bytes};
 use crate::Decider;
@@ -156,7 +157,7 @@ fn answer(
 /// The challenge `challenge` issued to `owner` in its unsettled claim.
 fn issued_to<'s>(
     state: &'s DeviceInboxState,
-    owner: &crate::crypto::PublicKey,
+    owner: &PublicKey,
     challenge: &str,
 ) -> Result<&'s IssuedChallenge, HomeError> {
     state
@@ -170,7 +171,7 @@ fn issued_to<'s>(
 fn issue(
     state: &DeviceInboxState,
     message: SignedDeviceMessage,
-    owner: &crate::crypto::PublicKey,
+    owner: &PublicKey,
     challenge: &str,
     valid_until: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -193,7 +194,7 @@ fn issue(
 fn accept(
     state: &DeviceInboxState,
     message: SignedDeviceMessage,
-    owner: &crate::crypto::PublicKey,
+    owner: &PublicKey,
     challenge: &str,
 ) -> Result<Vec<DeviceInboxEvent>, HomeError> {
     if state.paired_with.is_some() {
@@ -208,7 +209,7 @@ fn accept(
 fn refuse(
     state: &DeviceInboxState,
     message: SignedDeviceMessage,
-    owner: &crate::crypto::PublicKey,
+    owner: &PublicKey,
     reason: RefusalReason,
     failures: u32,
 ) -> Result<Vec<DeviceInboxEvent>, HomeError> {
@@ -221,6 +222,12 @@ fn refuse(
     if failures < counted {
         return Err(HomeError::BadRequest(format!(
             "the device counted {counted} wrong answers of this claimant already"
+        )));
+    }
+    // No claimant is ever allowed more guesses than all of them together.
+    if failures > MAX_TOTAL_FAILED_ANSWERS {
+        return Err(HomeError::BadRequest(format!(
+            "a device counts at most {MAX_TOTAL_FAILED_ANSWERS} wrong answers of a claimant"
         )));
     }
     Ok(vec![DeviceInboxEvent::PairingRefused { message }])

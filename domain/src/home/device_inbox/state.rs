@@ -57,7 +57,7 @@ impl Claim {
 
 impl DeviceInboxState {
     pub fn total_failures(&self) -> u32 {
-        self.failures.values().sum()
+        self.failures.values().fold(0, |total, failures| total.saturating_add(*failures))
     }
 
     pub fn open_claims(&self, now: DateTime<Utc>) -> usize {

@@ -285,3 +285,14 @@ fn a_malformed_device_id_is_refused() {
     let claim = DeviceInboxCommand::FromClaimant { message: Signed::sign(&key, message).unwrap(), now: t(0) };
     assert!(matches!(run(vec![claim]), Err(HomeError::BadRequest(m)) if m.contains("not a device id")));
 }
+
+#[test]
+fn a_device_counts_no_more_wrong_answers_than_all_claimants_may_give() {
+    let key = owner(1);
+    let mut commands = answered(b"wrong")[..].to_vec();
+    commands.push(refusal(&key, t(3), RefusalReason::WrongAnswer, MAX_TOTAL_FAILED_ANSWERS + 1));
+    assert!(matches!(run(commands), Err(HomeError::BadRequest(m)) if m.contains("at most")));
+    let mut commands = answered(b"wrong")[..].to_vec();
+    commands.push(refusal(&key, t(3), RefusalReason::WrongAnswer, u32::MAX));
+    assert!(run(commands).is_err(), "a count that would overflow the total is refused");
+}
