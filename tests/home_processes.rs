@@ -2,7 +2,7 @@
 //! on the device, and the owner's `notch home init | pair | devices`. A wrong secret is refused by the device, the
 //! right one pairs, the home lists the device, a second home cannot claim it until the owner deletes it (the
 //! device, following its home, releases itself). A provider asks for consent; the owner grants, revokes, denies and
-//! lets a short consent expire; a tampered request is refused.
+//! lets a short consent expire; a tampered request is refused; the device hands the provider its grant.
 
 mod common;
 
@@ -156,6 +156,20 @@ fn statuses(home_dir: &Path, ledger: &str) -> std::collections::BTreeMap<String,
         .collect()
 }
 
+/// The provider's checked hand-over of `policy`, once the device has sent it (within 20 s).
+fn handed_over(provider_dir: &Path, ledger: &str, policy: &str) -> Value {
+    for _ in 0..100 {
+        let listed = ok(provider(provider_dir, &["policies", "--ledger", ledger]));
+        let lines = listed.lines().map(|line| serde_json::from_str::<Value>(line).unwrap());
+        if let Some(found) = lines.into_iter().find(|h| h["policy_id"] == policy) {
+            assert!(found.get("refused").is_none(), "the hand-over does not check: {found}");
+            return found;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    panic!("the device handed over no grant for {policy}");
+}
+
 /// A provider asks, the owner grants, revokes, denies, and lets a short consent expire; a repeated grant and a
 /// tampered request are refused by the ledger.
 fn consent_for(home_dir: &Path, provider_dir: &Path, ledger: &str, device_id: &str) {
@@ -178,6 +192,10 @@ fn consent_for(home_dir: &Path, provider_dir: &Path, ledger: &str, device_id: &s
     assert_eq!(statuses(home_dir, ledger)[&policy], "active");
     let again = one_line_error(&grant(&request));
     assert!(again.contains("already_answered"), "{again}");
+    // The device, following its home, hands the provider the grant of that scope's channel.
+    let handed = handed_over(provider_dir, ledger, &policy);
+    assert_eq!(handed["device_id"], device_id, "{handed}");
+    assert_eq!(handed["from_index"], 0, "a new scope's channel starts at its first message: {handed}");
 
     // A request changed after the provider signed it.
     let tampered = provider_dir.join("tampered.json");

@@ -3,7 +3,9 @@
 //!
 //! The spool is the authority on the index: after a crash the channel resumes above the last
 //! spooled id, so no index is ever sealed twice with different contents. The channel state file
-//! holds only the keys and the epoch and is written when they change.
+//! holds the keys and the epoch and is written when they change; a rotation is written there
+//! (with its sealed message) before it is spooled, so a crash between the two leaves neither a
+//! new key without its KEY_ROTATION message nor a KEY_ROTATION message without its key.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -12,6 +14,7 @@ use std::time::Instant;
 use anyhow::Context;
 use mam::{Channel, ChannelState, Envelope, Grant, ProviderPublicKey};
 use rand_core::{CryptoRng, RngCore};
+use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::drop_log::DropLog;
@@ -25,6 +28,21 @@ pub struct Device {
     pub appended: Arc<Notify>,
     refused: u64,
     refuse_log: DropLog,
+}
+
+/// The channel state file: the channel's keys, and the last rotation until the spool has it.
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    #[serde(flatten)]
+    channel: ChannelState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rotation: Option<SpooledRotation>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct SpooledRotation {
+    index: u64,
+    envelope: Envelope,
 }
 
 /// What happened to one telegram.
@@ -49,17 +67,22 @@ impl Device {
         if recovery.truncated_bytes > 0 || !recovery.corrupt_segments.is_empty() {
             tracing::warn!(?recovery, "spool repaired on open");
         }
-        let mut state = match std::fs::read(state_path) {
-            Ok(bytes) => serde_json::from_slice::<ChannelState>(&bytes)
-                .with_context(|| format!("reading channel state {}", state_path.display()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let state = Channel::create(rng).state();
-                write_state(state_path, &state)?;
+        let file = match crate::state_file::read::<StateFile>(state_path)? {
+            Some(file) => file,
+            None => {
+                let file = StateFile { channel: Channel::create(rng).state(), rotation: None };
+                crate::state_file::write_private(state_path, &file)?;
                 tracing::info!(path = %state_path.display(), "created a new channel");
-                state
+                file
             }
-            Err(e) => return Err(e).context(format!("reading {}", state_path.display())),
         };
+        let mut spool = spool;
+        if let Some(rotation) = file.rotation.filter(|r| spool.last_id().is_none_or(|last| last < r.index)) {
+            spool
+                .append(rotation.index, &serde_json::to_vec(&rotation.envelope)?)
+                .context("spooling the rotation a crash interrupted")?;
+        }
+        let mut state = file.channel;
         if let Some(last) = spool.last_id() {
             state.next_index = state.next_index.max(last + 1);
         }
@@ -126,7 +149,7 @@ impl Device {
         Ok(self.channel.grant(provider, rng)?)
     }
 
-    /// Rotates the side key, spools the KEY_ROTATION message and saves the new key.
+    /// Rotates the side key: saves the new key with the KEY_ROTATION message, then spools the message.
     pub fn rotate(
         &mut self,
         remaining: &[ProviderPublicKey],
@@ -134,16 +157,14 @@ impl Device {
     ) -> anyhow::Result<u64> {
         let mut spool = self.spool.lock().expect("spool lock");
         let message = self.channel.rotate(remaining, rng)?;
-        spool.append(message.index, &serde_json::to_vec(&message.to_envelope())?)?;
+        let rotation = SpooledRotation { index: message.index, envelope: message.to_envelope() };
+        let file = StateFile { channel: self.channel.state(), rotation: Some(rotation.clone()) };
+        crate::state_file::write_private(&self.state_path, &file)?;
+        spool.append(rotation.index, &serde_json::to_vec(&rotation.envelope)?)?;
         drop(spool);
-        write_state(&self.state_path, &self.channel.state())?;
         self.appended.notify_one();
         Ok(message.index)
     }
-}
-
-fn write_state(path: &Path, state: &ChannelState) -> anyhow::Result<()> {
-    crate::state_file::write_private(path, state)
 }
 
 #[cfg(test)]

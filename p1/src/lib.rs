@@ -15,6 +15,8 @@ pub mod policies;
 pub mod publish;
 pub mod reader;
 pub mod reading;
+pub mod scope_channels;
+pub mod scope_values;
 pub mod serial;
 pub mod spool;
 pub mod state_file;

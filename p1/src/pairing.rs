@@ -16,6 +16,7 @@ use domain::home::device_inbox::{
     SignedClaimantMessage, SignedDeviceMessage, CHALLENGE_BYTES, MAX_FAILED_ANSWERS, MAX_OPEN_CLAIMS,
     MAX_TOTAL_FAILED_ANSWERS,
 };
+use domain::home::provider_inbox::{Handover, SignedHandover};
 use domain::home::{DeviceInboxEvent, HouseholdEvent};
 use ed25519_dalek::SigningKey;
 use rand_core::{CryptoRng, RngCore};
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::policies::DevicePolicies;
+use crate::scope_channels::UnsentGrant;
 use crate::state_file;
 
 /// Bytes of the pairing secret: 160 bits, 32 characters of base32.
@@ -111,6 +113,28 @@ impl Identity {
     pub fn says(&self, at: DateTime<Utc>, say: DeviceSay) -> SignedDeviceMessage {
         let message = DeviceMessage { device_id: self.device_id.clone(), device_key: self.public_key(), at, say };
         Signed::sign(&self.key, message).expect("a device message has a canonical form")
+    }
+}
+
+impl Identity {
+    /// The hand-over of a grant to its provider, for the home `home`, signed, at `at`.
+    pub fn hands_over(
+        &self,
+        home: PublicKey,
+        grant: &UnsentGrant,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<SignedHandover> {
+        let handover = Handover {
+            device_id: self.device_id.clone(),
+            device_key: self.public_key(),
+            home,
+            provider: PublicKey::from_hex(&grant.provider_key)?,
+            policy_id: grant.policy_id,
+            channel: grant.channel.clone(),
+            grant: grant.grant.clone(),
+            at,
+        };
+        Ok(Signed::sign(&self.key, handover)?)
     }
 }
 
@@ -299,10 +323,16 @@ impl PairingState {
             && accepted.is_some_and(|challenge| Some(challenge) == self.paired_challenge.as_ref())
     }
 
-    /// The device's next message, later than its last, kept in the outbox until the ledger has it.
-    fn say(&mut self, identity: &Identity, now: DateTime<Utc>, say: DeviceSay) -> SignedDeviceMessage {
+    /// The time of the device's next message or hand-over: `now`, or just after its last if that is later.
+    pub fn next_at(&mut self, now: DateTime<Utc>) -> DateTime<Utc> {
         let at = self.last_said_at.map_or(now, |last| now.max(last + Duration::milliseconds(1)));
         self.last_said_at = Some(at);
+        at
+    }
+
+    /// The device's next message, later than its last, kept in the outbox until the ledger has it.
+    fn say(&mut self, identity: &Identity, now: DateTime<Utc>, say: DeviceSay) -> SignedDeviceMessage {
+        let at = self.next_at(now);
         let message = identity.says(at, say);
         self.outbox = Some(message.clone());
         message

@@ -4,8 +4,14 @@
 //! polling), answers each event once (`PairingState::react`), and sends what it says to
 //! `POST /home/devices/{id}/device-messages`. What it says is saved in the state file before it is sent, and sent
 //! again after a restart until the ledger has it; so a crash loses no answer and handles no event twice.
+//!
+//! While paired it also keeps the scope channels in step with the policies (`ScopeChannels::reconcile`: grants,
+//! rotations on revocation, termination, deletion and expiry) and hands each grant to its provider
+//! (`POST /home/providers/{key}/handovers`). A read waits no longer than the next start or end of a policy, so an
+//! expiry rotates the channel within moments of `until` without any event.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -20,6 +26,7 @@ use serde::Deserialize;
 
 use crate::backoff::Backoff;
 use crate::pairing::{Identity, PairingState};
+use crate::scope_channels::ScopeChannels;
 use crate::state_file;
 
 /// How long one inbox read waits on the ledger for something new.
@@ -68,14 +75,20 @@ pub fn open_state(path: &std::path::Path) -> anyhow::Result<PairingState> {
 }
 
 /// Runs until the task is dropped; every failure to reach the ledger is retried with a bounded wait.
-pub async fn run(config: LinkConfig, identity: Identity, mut state: PairingState) -> anyhow::Result<()> {
+pub async fn run(
+    config: LinkConfig,
+    identity: Identity,
+    mut state: PairingState,
+    scopes: Arc<Mutex<ScopeChannels>>,
+) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_millis(WAIT_MS) + Duration::from_secs(10))
         .build()
         .context("building the HTTP client")?;
     let mut backoff = Backoff::new(config.retry_initial, config.retry_max);
     loop {
-        match round(&config, &http, &identity, &mut state).await {
+        let link = Link { config: &config, http: &http, identity: &identity, scopes: &scopes };
+        match link.round(&mut state).await {
             Ok(()) => backoff.reset(),
             Err(err) => {
                 let delay = backoff.next_delay();
@@ -86,52 +99,88 @@ pub async fn run(config: LinkConfig, identity: Identity, mut state: PairingState
     }
 }
 
-/// Sends what is waiting in the outbox, then reads the inbox past what was handled and answers it.
-async fn round(
-    config: &LinkConfig,
-    http: &reqwest::Client,
-    identity: &Identity,
-    state: &mut PairingState,
-) -> anyhow::Result<()> {
-    if let Some(message) = state.outbox.clone() {
-        send(config, http, identity, &message).await?;
-        state.outbox = None;
-        state_file::write_private(&config.state_path, state)?;
-    }
-    // Paired, the device hears from its owner's home (the ledger refuses other claimants itself); unpaired, from
-    // its inbox.
-    let (stream, from) = match &state.paired_with {
-        Some(owner) => (Household::stream_id(&PublicKey::from_hex(owner)?), state.home_version + 1),
-        None => (DeviceInbox::stream_id(identity.device_id()), state.inbox_version + 1),
-    };
-    let url = format!("{}/streams/{stream}?from={from}&limit={PAGE}&wait_ms={WAIT_MS}", config.ledger);
-    let page: StreamPage = http.get(&url).send().await?.error_for_status()?.json().await?;
-    for event in page.events {
-        let said = if state.paired_with.is_some() {
-            let parsed: HouseholdEvent = parse(event.payload, "home")?;
-            state.react_home(identity, event.stream_version, &parsed, Utc::now())
-        } else {
-            let parsed: DeviceInboxEvent = parse(event.payload, "inbox")?;
-            state.react(identity, event.stream_version, &parsed, Utc::now(), &mut OsRng)
-        };
-        // Saved before the message leaves, so a crash resends it rather than answering the event again.
-        if let Some(message) = said {
-            state_file::write_private(&config.state_path, state)?;
-            send(config, http, identity, &message).await?;
+/// What a round works with.
+struct Link<'a> {
+    config: &'a LinkConfig,
+    http: &'a reqwest::Client,
+    identity: &'a Identity,
+    scopes: &'a Mutex<ScopeChannels>,
+}
+
+impl Link<'_> {
+    /// Sends what is waiting, brings the channels in step with the policies, then reads the inbox (or the home)
+    /// past what was handled and answers it.
+    async fn round(&self, state: &mut PairingState) -> anyhow::Result<()> {
+        if let Some(message) = state.outbox.clone() {
+            send(self.config, self.http, self.identity, &message).await?;
             state.outbox = None;
+            state_file::write_private(&self.config.state_path, state)?;
         }
+        self.reconcile(state)?;
+        self.hand_over(state).await?;
+        let page = self.read(state).await?;
+        for event in page.events {
+            let said = if state.paired_with.is_some() {
+                let parsed: HouseholdEvent = parse(event.payload, "home")?;
+                let said = state.react_home(self.identity, event.stream_version, &parsed, Utc::now());
+                self.reconcile(state)?;
+                said
+            } else {
+                let parsed: DeviceInboxEvent = parse(event.payload, "inbox")?;
+                state.react(self.identity, event.stream_version, &parsed, Utc::now(), &mut OsRng)
+            };
+            // Saved before the message leaves, so a crash resends it rather than answering the event again.
+            if let Some(message) = said {
+                state_file::write_private(&self.config.state_path, state)?;
+                send(self.config, self.http, self.identity, &message).await?;
+                state.outbox = None;
+            }
+        }
+        // Events that said nothing are handled again after a crash before this, harmlessly: they say nothing again.
+        state_file::write_private(&self.config.state_path, state)?;
+        self.hand_over(state).await
     }
-    // Events that said nothing are handled again after a crash before this, harmlessly: they say nothing again.
-    state_file::write_private(&config.state_path, state)?;
-    Ok(())
+
+    /// One page of the stream this device follows: its owner's home while paired (the ledger refuses other
+    /// claimants itself), else its inbox; waiting at most until the next start or end of a policy.
+    async fn read(&self, state: &PairingState) -> anyhow::Result<StreamPage> {
+        let (stream, from) = match &state.paired_with {
+            Some(owner) => (Household::stream_id(&PublicKey::from_hex(owner)?), state.home_version + 1),
+            None => (DeviceInbox::stream_id(self.identity.device_id()), state.inbox_version + 1),
+        };
+        let now = Utc::now();
+        let until_boundary = state.policies.next_boundary(now).map(|t| (t - now).num_milliseconds().max(0) as u64 + 50);
+        let wait_ms = until_boundary.map_or(WAIT_MS, |ms| ms.min(WAIT_MS));
+        let url = format!("{}/streams/{stream}?from={from}&limit={PAGE}&wait_ms={wait_ms}", self.config.ledger);
+        Ok(self.http.get(&url).send().await?.error_for_status()?.json().await?)
+    }
+
+    fn reconcile(&self, state: &PairingState) -> anyhow::Result<()> {
+        self.scopes.lock().expect("scopes lock").reconcile(&state.policies, Utc::now(), &mut OsRng)
+    }
+
+    /// Hands every waiting grant to its provider, oldest first; a grant the ledger refuses for good (the policy
+    /// ended meanwhile, or it has it already) is dropped with a warning.
+    async fn hand_over(&self, state: &mut PairingState) -> anyhow::Result<()> {
+        let unsent = self.scopes.lock().expect("scopes lock").unsent();
+        for (scope, grant) in unsent {
+            if let Some(home) = state.paired_with.as_deref() {
+                let handover =
+                    self.identity.hands_over(PublicKey::from_hex(home)?, &grant, state.next_at(Utc::now()))?;
+                let url = format!("{}/home/providers/{}/handovers", self.config.ledger, grant.provider_key);
+                post(self.http, &url, &handover, "hand-over").await?;
+            }
+            self.scopes.lock().expect("scopes lock").sent(&scope, grant.policy_id)?;
+        }
+        Ok(())
+    }
 }
 
 fn parse<E: serde::de::DeserializeOwned>(payload: serde_json::Value, stream: &str) -> anyhow::Result<E> {
     serde_json::from_value(payload).with_context(|| format!("the ledger sent a {stream} event this device cannot read"))
 }
 
-/// Posts the device's message: done once the ledger has it or refuses it for good (4xx, logged: a repeat of a
-/// message it already took after a lost answer is refused as stale); any other failure is the caller's to retry.
+/// Posts the device's message to its inbox.
 async fn send(
     config: &LinkConfig,
     http: &reqwest::Client,
@@ -139,14 +188,20 @@ async fn send(
     message: &SignedDeviceMessage,
 ) -> anyhow::Result<()> {
     let url = format!("{}/home/devices/{}/device-messages", config.ledger, identity.device_id());
-    let response = http.post(&url).json(message).send().await?;
+    post(http, &url, message, "message").await
+}
+
+/// Done once the ledger has it or refuses it for good (4xx, logged: a repeat of a message it already took after a
+/// lost answer is refused as stale or as had already); any other failure is the caller's to retry.
+async fn post(http: &reqwest::Client, url: &str, body: &impl serde::Serialize, what: &str) -> anyhow::Result<()> {
+    let response = http.post(url).json(body).send().await?;
     let status = response.status();
     if status == StatusCode::CREATED {
         return Ok(());
     }
     let body = response.text().await.unwrap_or_default();
     if status.is_client_error() {
-        tracing::warn!(%status, "pairing: the ledger refused the device's message: {body}");
+        tracing::warn!(%status, "pairing: the ledger refused the device's {what}: {body}");
         return Ok(());
     }
     anyhow::bail!("the ledger answered {status}: {body}")

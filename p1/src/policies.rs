@@ -111,6 +111,12 @@ impl DevicePolicies {
         self.policies.values().filter(|p| p.is_active(now)).map(|p| p.scope.clone()).collect()
     }
 
+    /// The next time after `now` at which a policy starts or expires by itself: when the device must look again.
+    pub fn next_boundary(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let open = self.policies.values().filter(|p| p.ended_at.is_none());
+        open.flat_map(|p| [p.valid_from, p.valid_until]).filter(|t| *t > now).min()
+    }
+
     /// The HPKE keys of the providers that may read `scope` at `now`: whom a rotation of its channel is wrapped to.
     pub fn readers_of(&self, scope: &Scope, now: DateTime<Utc>) -> BTreeSet<String> {
         let readers = self.policies.values().filter(|p| p.is_active(now) && p.scope == *scope);
@@ -206,8 +212,10 @@ mod tests {
         assert_eq!(policies.active_scopes(now()).len(), 2);
         let energy = Scope { fields: vec![Field::EnergyImportWh], granularity: Granularity::FifteenMinutes };
         assert_eq!(policies.readers_of(&energy, now()).len(), 2);
-        // Expiry without any event.
+        // Expiry without any event, at the boundary the device waits for.
+        assert_eq!(policies.next_boundary(now()), Some(now() + Duration::days(30)));
         assert!(policies.active_scopes(now() + Duration::days(31)).is_empty());
+        assert_eq!(policies.next_boundary(now() + Duration::days(31)), None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,6 +12,7 @@ use notch_p1::pairing::Identity;
 use notch_p1::pairing_link::{self, LinkConfig};
 use notch_p1::publish::{self, PublishStats, PublisherConfig};
 use notch_p1::reader::{self, ReaderConfig, Stats};
+use notch_p1::scope_channels::ScopeChannels;
 use notch_p1::serial::{LineSettings, Preset};
 use notch_p1::spool::SpoolConfig;
 use tokio::sync::mpsc;
@@ -95,7 +96,8 @@ async fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
 
     let (publisher, publish_stats) = start_publisher(&args, &device);
     let mqtt = mqtt_sink(&args, &device);
-    let pairing = tokio::spawn(pairing_link(&args)?);
+    let scopes = Arc::new(Mutex::new(scope_channels(&args)?));
+    let pairing = tokio::spawn(pairing_link(&args, scopes.clone())?);
 
     let mut report = tokio::time::interval(Duration::from_secs(600));
     loop {
@@ -107,6 +109,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<ExitCode> {
                         mqtt.publish(&received.reading, &envelope);
                     }
                 }
+                scopes.lock().expect("scopes lock").publish(&received.reading, received.received_at, &mut rng)?;
             }
             _ = report.tick() => {
                 tracing::info!(
@@ -144,14 +147,35 @@ async fn ended(publisher: Task, pairing: Task) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The channels of the scopes in use (`<data dir>/scopes/`), each with its publisher (which retries the ledger
+/// itself, as the main channel's does).
+fn scope_channels(args: &RunArgs) -> anyhow::Result<ScopeChannels> {
+    let url = args.ledger_url.clone();
+    let on_open = Box::new(move |device: &Device| {
+        let config = PublisherConfig::new(url.clone());
+        let stats = Arc::new(PublishStats::default());
+        let publisher = publish::run(device.spool.clone(), device.appended.clone(), config, stats);
+        tokio::spawn(async move {
+            if let Err(err) = publisher.await {
+                tracing::error!("a scope channel's publisher stopped: {err:#}");
+            }
+        });
+    });
+    ScopeChannels::open(&args.data_dir.join("scopes"), args.spool_max_mib * 1024 * 1024, on_open)
+        .context("opening the scope channels")
+}
+
 /// The device's side of the pairing dialogue, following its inbox on the ledger.
-fn pairing_link(args: &RunArgs) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
+fn pairing_link(
+    args: &RunArgs,
+    scopes: Arc<Mutex<ScopeChannels>>,
+) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
     let identity = Identity::open(&super::pairing::identity_path(&args.data_dir), &mut rand_core::OsRng)?;
     let state_path = super::pairing::state_path(&args.data_dir);
     let state = pairing_link::open_state(&state_path)?;
     tracing::info!(device_id = identity.device_id(), paired = state.paired_with.is_some(), "pairing ready");
     let config = LinkConfig::new(pairing_link::ledger_base(&args.ledger_url)?, state_path);
-    Ok(pairing_link::run(config, identity, state))
+    Ok(pairing_link::run(config, identity, state, scopes))
 }
 
 /// The serial line: the DSMR version's settings, with any flag given taking precedence.
