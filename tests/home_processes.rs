@@ -6,49 +6,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::Output;
 
-use common::{data_dir, Serving, NOTCH};
+use common::parties::{device_run, home, ok, one_line_error, pairing_code, provider};
+use common::{data_dir, Serving};
 use serde_json::Value;
-
-const PASSPHRASE: &str = "a long enough passphrase";
-
-/// `notch-p1`, built beside `notch` by the workspace's test build.
-fn notch_p1() -> PathBuf {
-    let path = Path::new(NOTCH).with_file_name("notch-p1");
-    assert!(path.exists(), "{} is missing: build the workspace (cargo nextest run --workspace)", path.display());
-    path
-}
-
-/// Kills the device when the test ends, however it ends.
-struct DeviceProcess(Child);
-
-impl Drop for DeviceProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn home(home_dir: &Path, ledger: &str, args: &[&str]) -> Output {
-    Command::new(NOTCH)
-        .arg("home")
-        .args(args)
-        .args(["--ledger", ledger, "--home-dir"])
-        .arg(home_dir)
-        .env("NOTCH_PASSPHRASE", PASSPHRASE)
-        .env("NOTCH_LOG", "warn")
-        .output()
-        .unwrap()
-}
-
-fn one_line_error(output: &Output) -> String {
-    assert!(!output.status.success(), "expected a failure: {}", String::from_utf8_lossy(&output.stdout));
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(stderr.trim_end().lines().count(), 1, "one clear line: {stderr}");
-    stderr
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_household_pairs_grants_revokes_and_deletes_each_party_its_own_process() {
@@ -58,26 +21,10 @@ async fn a_household_pairs_grants_revokes_and_deletes_each_party_its_own_process
     let device_dir = dir.path().join("device");
     let mam_url = format!("{}/mam/messages", serving.base);
 
-    let shown = Command::new(notch_p1())
-        .args(["pairing-code", "--json", "--ledger-url", &mam_url, "--data-dir"])
-        .arg(&device_dir)
-        .output()
-        .unwrap();
-    assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
-    let code: Value = serde_json::from_slice(&shown.stdout).unwrap();
-    let (device_id, secret) = (code["device_id"].as_str().unwrap(), code["secret"].as_str().unwrap());
+    let (device_id, secret) = pairing_code(&device_dir, &mam_url);
+    let (device_id, secret) = (device_id.as_str(), secret.as_str());
     // The meter is not plugged in: the reader keeps retrying the port while the pairing goes on.
-    let _device = DeviceProcess(
-        Command::new(notch_p1())
-            .args(["run", "--ledger-url", &mam_url, "--port"])
-            .arg(dir.path().join("no-meter-yet"))
-            .arg("--data-dir")
-            .arg(&device_dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _device = device_run(&device_dir, &mam_url, &dir.path().join("no-meter-yet"));
 
     let home_dir = dir.path().join("home");
     let init = home(&home_dir, &serving.base, &["init"]);
@@ -129,22 +76,6 @@ async fn a_household_pairs_grants_revokes_and_deletes_each_party_its_own_process
     assert_eq!(released["payload"]["message"]["document"]["say"]["reason"], "deleted", "{released}");
     let again = home(&other_home, &serving.base, &["pair", device_id, "--secret", secret]);
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
-}
-
-fn provider(provider_dir: &Path, args: &[&str]) -> Output {
-    Command::new(NOTCH)
-        .arg("provider")
-        .args(args)
-        .arg("--provider-dir")
-        .arg(provider_dir)
-        .env("NOTCH_PASSPHRASE", PASSPHRASE)
-        .output()
-        .unwrap()
-}
-
-fn ok(output: Output) -> String {
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
 }
 
 /// The status of each policy `notch home policies` lists, by policy id.

@@ -14,7 +14,9 @@ use domain::charging::trust_list::TrustListEvent;
 use domain::home::consent::SignedConsentRequest;
 use domain::home::device_inbox::{SignedClaimantMessage, SignedDeviceMessage};
 use domain::home::household::SignedDecision;
+use domain::home::policy_readings::ReadingValues;
 use domain::home::provider_inbox::SignedHandover;
+use domain::home::PolicyReadingsEvent;
 use domain::home::{ChannelLogEvent, DeviceInboxEvent, HouseholdEvent, ProviderInboxEvent};
 use domain::site::connection_ticket::ConnectionTicketEvent;
 use domain::site::lift::LiftEvent;
@@ -42,6 +44,8 @@ fn schemas() -> Vec<(&'static str, &'static str, RootSchema)> {
         ("home", "device-message", schema_for!(SignedDeviceMessage)),
         ("home", "provider-inbox-event", schema_for!(ProviderInboxEvent)),
         ("home", "handover", schema_for!(SignedHandover)),
+        ("home", "policy-readings-event", schema_for!(PolicyReadingsEvent)),
+        ("home", "reading-values", schema_for!(ReadingValues)),
         ("home", "consent-request", schema_for!(SignedConsentRequest)),
         ("home", "owner-decision", schema_for!(SignedDecision)),
         ("charging", "contact-card", schema_for!(ContactCard)),

@@ -208,6 +208,31 @@ mod tests {
     }
 
     #[test]
+    fn the_provider_reads_every_field_the_device_writes() {
+        let fields = vec![
+            Field::PowerImportW,
+            Field::PowerExportW,
+            Field::EnergyImportWh,
+            Field::EnergyExportWh,
+            Field::GasDm3,
+            Field::Phases,
+        ];
+        let mut reading = reading(5, 6);
+        reading.power_export_w = Some(1);
+        reading.energy_export_t2_wh = Some(2);
+        reading.phases.l2.voltage_mv = Some(230_100);
+        let values =
+            ScopeAggregator::new(Scope { fields, granularity: Granularity::Telegram }).add(&reading, at(0)).unwrap();
+        let read: domain::home::policy_readings::ReadingValues =
+            serde_json::from_value(serde_json::to_value(&values).unwrap()).unwrap();
+        assert_eq!(serde_json::to_value(&read).unwrap(), serde_json::to_value(&values).unwrap());
+        assert_eq!(
+            (read.energy_export_wh, read.phases.unwrap()["l2"]["voltage_mv"].as_i64()),
+            (Some(9), Some(230_100))
+        );
+    }
+
+    #[test]
     fn a_quarter_hour_scope_is_aligned_to_the_clock() {
         let scope = Scope { fields: vec![Field::GasDm3], granularity: Granularity::FifteenMinutes };
         let mut aggregator = ScopeAggregator::new(scope);

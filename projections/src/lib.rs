@@ -37,6 +37,7 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(stream_heads::StreamHeads),
         Arc::new(site::SiteViews),
         Arc::new(home::mam_messages::MamMessages),
+        Arc::new(home::provider_readings::ProviderReadings),
         Arc::new(charging::ChargingViews),
     ]
 }

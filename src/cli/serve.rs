@@ -65,7 +65,7 @@ fn hex_key(node: &Node) -> String {
     node.store.node_key().as_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn wait_for_stop_signal() -> anyhow::Result<()> {
+pub async fn wait_for_stop_signal() -> anyhow::Result<()> {
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
     tokio::select! {

@@ -14,6 +14,8 @@ use events::envelope::format_time;
 use events::{NewEvent, SignedEvent};
 use serde_json::{json, Value};
 
+pub mod parties;
+
 pub const NOTCH: &str = env!("CARGO_BIN_EXE_notch");
 
 /// A data directory that the unprivileged PostgreSQL user can enter, removed at the end.
@@ -42,7 +44,11 @@ impl Serving {
     /// Starts `notch serve` with extra environment variables and waits until /health answers; panics, saying
     /// what it saw, if notch exits first or /health does not answer within 90 s.
     pub async fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Serving {
-        let port = free_port();
+        Self::start_at(data_dir, free_port(), env).await
+    }
+
+    /// [`Serving::start_with`] on `port` (a restart where the other parties expect it).
+    pub async fn start_at(data_dir: &Path, port: u16, env: &[(&str, &str)]) -> Serving {
         let child = Command::new(NOTCH)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
             .arg(data_dir)
@@ -120,7 +126,7 @@ impl Drop for Serving {
     }
 }
 
-fn pid(child: &Child) -> nix::unistd::Pid {
+pub fn pid(child: &Child) -> nix::unistd::Pid {
     nix::unistd::Pid::from_raw(child.id() as i32)
 }
 

@@ -7,6 +7,7 @@ pub mod consent;
 pub mod device_inbox;
 mod error;
 pub mod household;
+pub mod policy_readings;
 pub mod provider_inbox;
 mod rules;
 
@@ -14,4 +15,5 @@ pub use channel_log::{ChannelLog, ChannelLogCommand, ChannelLogEvent, ChannelLog
 pub use device_inbox::{DeviceInbox, DeviceInboxCommand, DeviceInboxEvent, DeviceInboxState};
 pub use error::HomeError;
 pub use household::{Household, HouseholdCommand, HouseholdEvent, HouseholdState};
+pub use policy_readings::{PolicyReadings, PolicyReadingsCommand, PolicyReadingsEvent, PolicyReadingsState};
 pub use provider_inbox::{ProviderInbox, ProviderInboxCommand, ProviderInboxEvent, ProviderInboxState};

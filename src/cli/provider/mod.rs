@@ -18,6 +18,10 @@ use zeroize::Zeroizing;
 
 use super::key_file;
 use super::ledger_client::Ledger;
+use super::node::DbArgs;
+
+mod readings;
+mod serve;
 
 const KEYS_FILE: &str = "provider-keys.age";
 const CARD_FILE: &str = "card.json";
@@ -30,6 +34,13 @@ pub struct ProviderArgs {
     /// The ledger's base URL.
     #[arg(long, env = "NOTCH_LEDGER", default_value = "http://127.0.0.1:8080", global = true)]
     ledger: String,
+    /// The provider's own data (its log, its readings, its embedded PostgreSQL); default: `data` in the provider
+    /// directory.
+    #[arg(long, env = "NOTCH_PROVIDER_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// Keep the provider's data in this PostgreSQL server instead of an embedded one.
+    #[arg(long, env = "NOTCH_PROVIDER_DATABASE_URL", global = true)]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: ProviderCommand,
 }
@@ -53,6 +64,20 @@ enum ProviderCommand {
     /// The channels devices handed this provider, each checked: the device's signature, the grant's, and that
     /// it opens with this provider's key.
     Policies,
+    /// Run the provider: follow its inbox, read the channels devices hand it, store the readings in its own log.
+    Serve,
+    /// The readings `serve` stored (JSON lines), newest last.
+    Readings {
+        /// Only this policy's.
+        #[arg(long)]
+        policy: Option<uuid::Uuid>,
+        /// Only this device's.
+        #[arg(long)]
+        device: Option<String>,
+        /// At most this many (the newest).
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+    },
     /// Print a signed consent request (JSON, one line) for an owner to answer.
     Request {
         /// One of the card's purposes.
@@ -76,8 +101,11 @@ enum ProviderCommand {
 
 pub async fn run(args: ProviderArgs) -> anyhow::Result<ExitCode> {
     let dir = &args.provider_dir;
+    let db = db_args(&args);
     match args.command {
         ProviderCommand::Policies => policies(dir, &Ledger::new(&args.ledger)?).await,
+        ProviderCommand::Serve => serve::run(keys(dir)?, db, &args.ledger).await,
+        ProviderCommand::Readings { policy, device, limit } => readings::run(db, policy, device, limit).await,
         ProviderCommand::Init { name, return_urls, purposes } => init(dir, name, return_urls, purposes),
         ProviderCommand::Card => {
             println!("{}", serde_json::to_string(&card(dir)?)?);
@@ -88,6 +116,11 @@ pub async fn run(args: ProviderArgs) -> anyhow::Result<ExitCode> {
             request(dir, purpose, scope, valid_for.into(), return_url)
         }
     }
+}
+
+fn db_args(args: &ProviderArgs) -> DbArgs {
+    let data_dir = args.data_dir.clone().unwrap_or_else(|| args.provider_dir.join("data"));
+    DbArgs { data_dir, database_url: args.database_url.clone() }
 }
 
 fn init(dir: &Path, name: String, return_urls: Vec<String>, purposes: Vec<String>) -> anyhow::Result<ExitCode> {

@@ -1,0 +1,240 @@
+//! `notch provider serve`: the provider's own process. Its own data directory, embedded PostgreSQL and signed log
+//! (never the ledger's): it follows its inbox on the ledger (`provider-<key>`, long-polled), checks each hand-over
+//! with its own keys, opens the policy's channel (`readings-<policy id>`: ChannelOpened) and follows that channel's
+//! messages on the ledger (`channel-<key>`, long-polled: catch up, then live), decrypting each and storing its
+//! reading (ReadingStored) until a KEY_ROTATION leaves it out (ChannelClosed). `report.provider_readings` shows
+//! them.
+//!
+//! After a restart it walks each open channel again from its grant (the side keys live only in memory) and the
+//! policy's stream refuses what it stored already, so nothing is stored twice and nothing is lost.
+
+use std::collections::HashSet;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use adapters::command::{execute, execute_from, load, CommandError, Loaded};
+use chrono::Utc;
+use domain::crypto::PublicKey;
+use domain::home::policy_readings::{ClosedBecause, PolicyReadingsCommand, ReadingValues};
+use domain::home::provider_inbox::SignedHandover;
+use domain::home::{ChannelLog, HomeError, PolicyReadings, PolicyReadingsState, ProviderInbox, ProviderInboxEvent};
+use domain::Aggregate;
+use events::Store;
+use mam::{Envelope, Grant, Kind, MamError, ProviderKeyPair, Reader};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use super::super::ledger_client::Ledger;
+use super::super::node::{DbArgs, Node};
+use super::opens;
+
+/// Channels followed at once (one long-polled read each; the ledger lets 10,000 wait).
+pub const MAX_CHANNELS: usize = 5_000;
+/// The longest wait between attempts to reach the ledger.
+const RETRY_MAX: Duration = Duration::from_secs(10);
+/// Attempts to store one reading in the provider's own log.
+const RECORD_ATTEMPTS: u32 = 30;
+
+pub async fn run(
+    keys: (ed25519_dalek::SigningKey, ProviderKeyPair),
+    db: DbArgs,
+    ledger: &str,
+) -> anyhow::Result<ExitCode> {
+    let node = Node::open(&db, 8).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let runners: Vec<_> = projections::all()
+        .into_iter()
+        .map(|projection| tokio::spawn(projections::run(node.store.clone(), projection, stop_rx.clone())))
+        .collect();
+    let provider = Arc::new(Provider {
+        store: node.store.clone(),
+        ledger: Ledger::new(ledger)?,
+        key: PublicKey::of(&keys.0),
+        hpke_secret: keys.1.secret_bytes(),
+        followed: Mutex::new(HashSet::new()),
+    });
+    let inbox = tokio::spawn(provider.clone().follow_inbox());
+    tracing::info!(provider = provider.key.to_hex(), "the provider is reading its inbox; stop with Ctrl-C or SIGTERM");
+    tokio::select! {
+        stopped = super::super::serve::wait_for_stop_signal() => stopped?,
+        ended = inbox => ended??,
+    }
+    let _ = stop_tx.send(true);
+    for runner in runners {
+        let _ = runner.await;
+    }
+    node.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+struct Provider {
+    store: Store,
+    ledger: Ledger,
+    key: PublicKey,
+    hpke_secret: [u8; 32],
+    /// The (policy, channel) pairs a task follows now.
+    followed: Mutex<HashSet<(Uuid, String)>>,
+}
+
+impl Provider {
+    fn hpke(&self) -> ProviderKeyPair {
+        ProviderKeyPair::from_secret_bytes(&self.hpke_secret).expect("checked when the keys were opened")
+    }
+
+    /// Reads the inbox from its start (a restart opens nothing twice: the policy's stream refuses it) and then
+    /// as it grows; never ends but by an error the log cannot get past.
+    async fn follow_inbox(self: Arc<Self>) -> anyhow::Result<()> {
+        let stream = ProviderInbox::stream_id(&self.key);
+        let mut from = 1;
+        let mut delay = Duration::from_millis(200);
+        loop {
+            let page = match self.ledger.follow::<ProviderInboxEvent>(&stream, from).await {
+                Ok(page) => page,
+                Err(err) => {
+                    tracing::warn!("reading the inbox: {err:#}; again in {delay:?}");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(RETRY_MAX);
+                    continue;
+                }
+            };
+            delay = Duration::from_millis(200);
+            for (version, ProviderInboxEvent::GrantHandedOver { handover }) in page {
+                self.take(handover).await?;
+                from = version + 1;
+            }
+        }
+    }
+
+    /// Opens the hand-over's channel (once) and follows it, if the hand-over checks.
+    async fn take(self: &Arc<Self>, handover: SignedHandover) -> anyhow::Result<()> {
+        let grant = match opens(&handover, &self.hpke()) {
+            Ok(grant) => grant,
+            Err(err) => {
+                tracing::warn!(policy_id = %handover.document.policy_id, "refused a hand-over: {err:#}");
+                return Ok(());
+            }
+        };
+        let document = &handover.document;
+        let open = PolicyReadingsCommand::Open {
+            policy_id: document.policy_id,
+            device_id: document.device_id.clone(),
+            home: document.home.to_hex(),
+            channel: document.channel.clone(),
+            from_index: grant.next_index,
+            epoch: grant.epoch,
+            at: Utc::now(),
+        };
+        match execute::<PolicyReadings>(&self.store, &document.policy_id, open).await {
+            Ok(_) | Err(CommandError::Refused(HomeError::HandedOver(_))) => {}
+            Err(CommandError::Refused(err)) => {
+                tracing::warn!(policy_id = %document.policy_id, "not reading a hand-over: {err}");
+                return Ok(());
+            }
+            Err(err) => return Err(err.into()),
+        }
+        let key = (document.policy_id, document.channel.clone());
+        let mut followed = self.followed.lock().expect("followed lock");
+        if followed.contains(&key) || followed.len() >= MAX_CHANNELS {
+            if !followed.contains(&key) {
+                tracing::error!(policy_id = %key.0, "not following: {MAX_CHANNELS} channels are followed already");
+            }
+            return Ok(());
+        }
+        followed.insert(key.clone());
+        let provider = self.clone();
+        tokio::spawn(async move {
+            if let Err(err) = provider.follow_channel(key.0, &key.1, grant).await {
+                tracing::error!(policy_id = %key.0, "stopped reading a channel: {err:#}");
+            }
+            provider.followed.lock().expect("followed lock").remove(&key);
+        });
+        Ok(())
+    }
+
+    /// Follows one channel from the grant until a rotation leaves this provider out.
+    async fn follow_channel(&self, policy_id: Uuid, channel: &str, grant: Grant) -> anyhow::Result<()> {
+        let stream_id = PolicyReadings::stream_id(&policy_id);
+        let mut policy = load::<PolicyReadings>(&self.store, &policy_id).await?;
+        if policy.state.closed || policy.state.channel.as_deref() != Some(channel) {
+            return Ok(());
+        }
+        let mut reader = Reader::from_grant(&grant.channel, &grant, self.hpke())?;
+        let log = ChannelLog::stream_id(channel);
+        let mut delay = Duration::from_millis(200);
+        loop {
+            let from = reader.next_index() as i64 + 1;
+            let page = match self.ledger.follow::<Envelope>(&log, from).await {
+                Ok(page) => page,
+                Err(err) => {
+                    tracing::warn!(%policy_id, "reading the channel: {err:#}; again in {delay:?}");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(RETRY_MAX);
+                    continue;
+                }
+            };
+            delay = Duration::from_millis(200);
+            for (_, envelope) in page {
+                let sealed = envelope.open()?;
+                let Some(command) = self.next_command(&mut reader, &sealed, &policy.state)? else { continue };
+                let closes = matches!(command, PolicyReadingsCommand::Close { .. });
+                policy = record(&self.store, &stream_id, policy, command).await?;
+                if closes {
+                    tracing::info!(%policy_id, "a key rotation left this provider out of the channel");
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// What message `sealed` means for the policy: a reading to store, the end of access, or nothing.
+    fn next_command(
+        &self,
+        reader: &mut Reader,
+        sealed: &mam::SealedMessage,
+        state: &PolicyReadingsState,
+    ) -> anyhow::Result<Option<PolicyReadingsCommand>> {
+        let (index, at) = (sealed.index, Utc::now());
+        match reader.open(sealed) {
+            Ok(opened) if opened.kind == Kind::Data && index >= state.next_index => {
+                let values: ReadingValues = match serde_json::from_slice(&opened.payload) {
+                    Ok(values) => values,
+                    Err(err) => {
+                        tracing::warn!(index, "skipped a message that is not a scope reading: {err}");
+                        return Ok(None);
+                    }
+                };
+                Ok(Some(PolicyReadingsCommand::Store { index, epoch: opened.epoch, values, at }))
+            }
+            Ok(_) => Ok(None),
+            Err(MamError::Revoked) => {
+                Ok(Some(PolicyReadingsCommand::Close { index, because: ClosedBecause::RotatedOut, at }))
+            }
+            Err(err) => Err(anyhow::anyhow!("message {index} does not open: {err}")),
+        }
+    }
+}
+
+/// Appends the command's events from the state the follower holds; a reading stored before a restart is passed,
+/// and a failure of the provider's own database is retried (a bounded number of times).
+async fn record(
+    store: &Store,
+    stream_id: &str,
+    policy: Loaded<PolicyReadingsState>,
+    command: PolicyReadingsCommand,
+) -> anyhow::Result<Loaded<PolicyReadingsState>> {
+    let mut delay = Duration::from_millis(100);
+    for _ in 0..RECORD_ATTEMPTS {
+        match execute_from::<PolicyReadings>(store, stream_id, Some(policy.clone()), command.clone()).await {
+            Ok((_, after)) => return Ok(after),
+            Err(CommandError::Refused(HomeError::AlreadyStored { .. })) => return Ok(policy),
+            Err(CommandError::Log(err)) if err.is_transient() => {
+                tracing::warn!("storing a reading: {err}; again in {delay:?}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(RETRY_MAX);
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    anyhow::bail!("the provider's database kept failing over {RECORD_ATTEMPTS} attempts")
+}
