@@ -28,9 +28,15 @@ fn main() -> std::process::ExitCode {
 
 async fn run() -> std::process::ExitCode {
     let args = cli::Cli::parse();
-    // Quiet unless something is wrong (NOTCH_LOG=info or debug for more); colour only on a terminal.
+    // Quiet unless something is wrong (NOTCH_LOG=info or debug for more); colour only on a terminal. A client that
+    // hangs up mid-request (a long-polled read it stopped waiting for) is not wrong: warp's per-connection errors
+    // show only when NOTCH_LOG names warp.
+    let mut filter = std::env::var("NOTCH_LOG").unwrap_or_else(|_| "warn".into());
+    if !filter.contains("warp") {
+        filter.push_str(",warp::server=off");
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("NOTCH_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "warn".into()))
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();

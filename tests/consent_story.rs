@@ -5,7 +5,8 @@
 //! Pair → two providers ask → the owner grants → both store readings, each only its scope's fields → the owner
 //! revokes the first → it gets nothing new and keeps what it had, while the second, reading the same scope, keeps
 //! reading across the rotation → the device, the second provider and the ledger each go down mid-story and come
-//! back: no reading is lost or stored twice → the owner deletes the device and every provider is cut off. A
+//! back: no reading is lost or stored twice → the second provider terminates one of its policies and reads
+//! nothing more of that scope → the owner deletes the device and every provider is cut off. A
 //! provider posting another provider's hand-over to its own inbox is refused.
 
 mod common;
@@ -195,12 +196,21 @@ async fn pair_grant_read_revoke_restart_and_delete_each_party_its_own_process() 
     assert_once_in_order(&after);
     assert_once_in_order(&second.readings(&energy_second));
 
+    // The second provider ends its energy policy itself: that channel rotates away from it; power reads on.
+    ok(provider(&second.dir, &["terminate", &energy_second, "--ledger", &base, "--reason", "closing the account"]));
+    let policies = lines(&ok(home(&home_dir, &base, &["policies"])));
+    let ended = policies.iter().find(|p| p["policy_id"] == energy_second.as_str()).unwrap();
+    assert_eq!(ended["status"], "terminated", "{ended}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let energy_kept = second.readings(&energy_second).len();
+    second.wait_for(&power_second, second.readings(&power_second).len() + 10);
+    assert_eq!(second.readings(&energy_second).len(), energy_kept, "nothing after the termination");
+
     // Deleted: every provider is cut off.
     ok(home(&home_dir, &base, &["delete", &device_id]));
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let (power_cut, energy_cut) = (second.readings(&power_second).len(), second.readings(&energy_second).len());
+    let power_cut = second.readings(&power_second).len();
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(second.readings(&power_second).len(), power_cut, "no reading after the deletion");
-    assert_eq!(second.readings(&energy_second).len(), energy_cut, "no reading after the deletion");
     drop((device, ledger));
 }

@@ -3,6 +3,7 @@
 mod audit;
 mod bench_append;
 mod bench_audit;
+mod bench_consent;
 mod bench_mam;
 mod bench_p1;
 mod charging;
@@ -71,6 +72,8 @@ enum BenchCommand {
     P1(bench_p1::BenchP1Args),
     /// Simulated P1 devices publishing sealed MAM messages to this node over HTTP.
     Mam(bench_mam::BenchMamArgs),
+    /// The consent dialogues end to end: grant and revocation latency while devices publish once a second.
+    Consent(bench_consent::BenchConsentArgs),
     /// The lift finder against a recursive CTE on a random network, then clearing it.
     Lifts(site::bench_lifts::BenchLiftsArgs),
 }
@@ -83,6 +86,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench { which: BenchCommand::Audit(args) } => bench_audit::run(args).await,
         Command::Bench { which: BenchCommand::P1(args) } => bench_p1::run(args),
         Command::Bench { which: BenchCommand::Mam(args) } => bench_mam::run(args).await,
+        Command::Bench { which: BenchCommand::Consent(args) } => bench_consent::run(args).await,
         Command::Bench { which: BenchCommand::Lifts(args) } => site::bench_lifts::run(args).await,
         Command::Admin(args) => site::admin::run(args).await,
         Command::Home(args) => home::run(args).await,

@@ -2,7 +2,7 @@
 //! of the same routes). The owner key lives in an age-encrypted file in the home directory and signs every
 //! message; the ledger and the device each check the signature.
 
-mod pair;
+pub(crate) mod pair;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -129,7 +129,7 @@ async fn decide(ledger: &Ledger, owner: &SigningKey, act: Act) -> anyhow::Result
 }
 
 /// `act` signed as the owner's decision now, and the ledger's answer.
-pub(super) async fn post_decision(ledger: &Ledger, owner: &SigningKey, act: Act) -> anyhow::Result<serde_json::Value> {
+pub(crate) async fn post_decision(ledger: &Ledger, owner: &SigningKey, act: Act) -> anyhow::Result<serde_json::Value> {
     let home = PublicKey::of(owner);
     let decision = OwnerDecision { home, at: chrono::Utc::now(), act };
     ledger.post(&format!("/home/homes/{}/decisions", home.to_hex()), &Signed::sign(owner, decision)?).await

@@ -32,9 +32,23 @@ pub struct PairArgs {
 
 pub async fn run(ledger: &Ledger, owner: &SigningKey, args: PairArgs) -> anyhow::Result<ExitCode> {
     let secret = notch_p1::pairing::parse_secret(&args.secret).map_err(anyhow::Error::msg)?;
-    let device_id = args.device_id.trim().to_owned();
-    let inbox = DeviceInbox::stream_id(&device_id);
-    let mut dialogue = Dialogue { ledger, owner, device_id, inbox, timeout: args.timeout.into(), next: 0 };
+    let device_id = args.device_id.trim();
+    pair(ledger, owner, device_id, &secret, args.timeout.into()).await?;
+    let home = Household::stream_id(&PublicKey::of(owner));
+    println!("paired device {device_id} with home {home}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The whole pairing dialogue: claim, answer the device's challenge with the secret, record the device.
+pub async fn pair(
+    ledger: &Ledger,
+    owner: &SigningKey,
+    device_id: &str,
+    secret: &[u8],
+    timeout: std::time::Duration,
+) -> anyhow::Result<()> {
+    let inbox = DeviceInbox::stream_id(device_id);
+    let mut dialogue = Dialogue { ledger, owner, device_id: device_id.to_owned(), inbox, timeout, next: 0 };
     dialogue.next = ledger.stream::<DeviceInboxEvent>(&dialogue.inbox).await?.len() as i64 + 1;
 
     dialogue.say(ClaimantSay::Claim).await?;
@@ -46,17 +60,14 @@ pub async fn run(ledger: &Ledger, owner: &SigningKey, args: PairArgs) -> anyhow:
         .ok()
         .and_then(|b| b.try_into().ok())
         .context("the device's challenge is not 32 bytes")?;
-    let mac = answer_mac(&secret, &bytes, &PublicKey::of(owner), &dialogue.device_id);
+    let mac = answer_mac(secret, &bytes, &PublicKey::of(owner), &dialogue.device_id);
     dialogue.say(ClaimantSay::Answer { challenge, mac: hex::encode(mac) }).await?;
     let accept = match dialogue.device_answer().await? {
         (message, DeviceSay::Accept { .. }) => message,
         (_, other) => bail!("the device answered with {other:?}"),
     };
-
     super::post_decision(ledger, owner, Act::AddDevice { pairing: accept }).await?;
-    let home = Household::stream_id(&PublicKey::of(owner));
-    println!("paired device {} with home {home}", dialogue.device_id);
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 struct Dialogue<'a> {

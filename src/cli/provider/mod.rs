@@ -10,6 +10,7 @@ use chrono::{Duration, Utc};
 use clap::{Args, Subcommand};
 use domain::crypto::{PublicKey, Signed};
 use domain::home::consent::{ConsentRequest, Field, Granularity, ProviderCard, Scope, SignedProviderCard};
+use domain::home::household::Termination;
 use domain::home::provider_inbox::SignedHandover;
 use domain::home::{ProviderInbox, ProviderInboxEvent};
 use ed25519_dalek::SigningKey;
@@ -21,7 +22,7 @@ use super::ledger_client::Ledger;
 use super::node::DbArgs;
 
 mod readings;
-mod serve;
+pub(crate) mod serve;
 
 const KEYS_FILE: &str = "provider-keys.age";
 const CARD_FILE: &str = "card.json";
@@ -64,6 +65,13 @@ enum ProviderCommand {
     /// The channels devices handed this provider, each checked: the device's signature, the grant's, and that
     /// it opens with this provider's key.
     Policies,
+    /// End one of this provider's policies itself (TERMINATED): the device rotates the channel away from it.
+    Terminate {
+        policy: uuid::Uuid,
+        /// Why, for the owner (at most 500 characters).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
     /// Run the provider: follow its inbox, read the channels devices hand it, store the readings in its own log.
     Serve,
     /// The readings `serve` stored (JSON lines), newest last.
@@ -104,6 +112,9 @@ pub async fn run(args: ProviderArgs) -> anyhow::Result<ExitCode> {
     let db = db_args(&args);
     match args.command {
         ProviderCommand::Policies => policies(dir, &Ledger::new(&args.ledger)?).await,
+        ProviderCommand::Terminate { policy, reason } => {
+            terminate(dir, &Ledger::new(&args.ledger)?, policy, reason).await
+        }
         ProviderCommand::Serve => serve::run(keys(dir)?, db, &args.ledger).await,
         ProviderCommand::Readings { policy, device, limit } => readings::run(db, policy, device, limit).await,
         ProviderCommand::Init { name, return_urls, purposes } => init(dir, name, return_urls, purposes),
@@ -226,6 +237,22 @@ async fn policies(dir: &Path, ledger: &Ledger) -> anyhow::Result<ExitCode> {
         };
         println!("{line}");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Signs the termination of `policy_id` for the home whose device handed it over, and sends it to that home.
+async fn terminate(dir: &Path, ledger: &Ledger, policy_id: uuid::Uuid, reason: String) -> anyhow::Result<ExitCode> {
+    let (signing, _) = keys(dir)?;
+    let inbox = <ProviderInbox as domain::Aggregate>::stream_id(&PublicKey::of(&signing));
+    let handed_over = ledger.stream::<ProviderInboxEvent>(&inbox).await?.into_iter().find_map(|event| {
+        let ProviderInboxEvent::GrantHandedOver { handover } = event;
+        (handover.document.policy_id == policy_id).then_some(handover.document.home)
+    });
+    let home = handed_over.with_context(|| format!("no device handed this provider policy {policy_id}"))?;
+    let termination = Termination { home, policy_id, reason, at: Utc::now() };
+    let signed = Signed::sign(&signing, termination)?;
+    let answer = ledger.post(&format!("/home/homes/{}/terminations", home.to_hex()), &signed).await?;
+    println!("{answer}");
     Ok(ExitCode::SUCCESS)
 }
 

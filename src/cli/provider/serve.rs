@@ -47,13 +47,7 @@ pub async fn run(
         .into_iter()
         .map(|projection| tokio::spawn(projections::run(node.store.clone(), projection, stop_rx.clone())))
         .collect();
-    let provider = Arc::new(Provider {
-        store: node.store.clone(),
-        ledger: Ledger::new(ledger)?,
-        key: PublicKey::of(&keys.0),
-        hpke_secret: keys.1.secret_bytes(),
-        followed: Mutex::new(HashSet::new()),
-    });
+    let provider = Provider::new(node.store.clone(), ledger, &keys.0, &keys.1, None)?;
     let inbox = tokio::spawn(provider.clone().follow_inbox());
     tracing::info!(provider = provider.key.to_hex(), "the provider is reading its inbox; stop with Ctrl-C or SIGTERM");
     tokio::select! {
@@ -68,23 +62,66 @@ pub async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-struct Provider {
+pub struct Provider {
     store: Store,
     ledger: Ledger,
     key: PublicKey,
     hpke_secret: [u8; 32],
     /// The (policy, channel) pairs a task follows now.
     followed: Mutex<HashSet<(Uuid, String)>>,
+    /// The channel followers' tasks, to stop them with the provider.
+    followers: Mutex<Vec<tokio::task::AbortHandle>>,
+    observer: Option<Observer>,
+}
+
+/// Told of each policy's first stored reading and of each channel closed, when they happen (for a benchmark).
+pub type Observer = tokio::sync::mpsc::UnboundedSender<(Seen, std::time::Instant)>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    FirstReading(Uuid),
+    Closed(Uuid),
 }
 
 impl Provider {
+    pub fn new(
+        store: Store,
+        ledger: &str,
+        signing: &ed25519_dalek::SigningKey,
+        hpke: &ProviderKeyPair,
+        observer: Option<Observer>,
+    ) -> anyhow::Result<Arc<Provider>> {
+        Ok(Arc::new(Provider {
+            store,
+            ledger: Ledger::new(ledger)?,
+            key: PublicKey::of(signing),
+            hpke_secret: hpke.secret_bytes(),
+            followed: Mutex::new(HashSet::new()),
+            followers: Mutex::new(Vec::new()),
+            observer,
+        }))
+    }
+
+    /// Stops every channel follower (the inbox's task is the caller's).
+    pub fn stop(&self) {
+        for follower in self.followers.lock().expect("followers lock").drain(..) {
+            follower.abort();
+        }
+    }
+
+    fn seen(&self, seen: Seen) {
+        if let Some(observer) = &self.observer {
+            let _ = observer.send((seen, std::time::Instant::now()));
+        }
+    }
+
     fn hpke(&self) -> ProviderKeyPair {
         ProviderKeyPair::from_secret_bytes(&self.hpke_secret).expect("checked when the keys were opened")
     }
 
     /// Reads the inbox from its start (a restart opens nothing twice: the policy's stream refuses it) and then
     /// as it grows; never ends but by an error the log cannot get past.
-    async fn follow_inbox(self: Arc<Self>) -> anyhow::Result<()> {
+    pub async fn follow_inbox(self: Arc<Self>) -> anyhow::Result<()> {
         let stream = ProviderInbox::stream_id(&self.key);
         let mut from = 1;
         let mut delay = Duration::from_millis(200);
@@ -143,12 +180,15 @@ impl Provider {
         }
         followed.insert(key.clone());
         let provider = self.clone();
-        tokio::spawn(async move {
+        let follower = tokio::spawn(async move {
             if let Err(err) = provider.follow_channel(key.0, &key.1, grant).await {
                 tracing::error!(policy_id = %key.0, "stopped reading a channel: {err:#}");
             }
             provider.followed.lock().expect("followed lock").remove(&key);
         });
+        let mut followers = self.followers.lock().expect("followers lock");
+        followers.retain(|f| !f.is_finished());
+        followers.push(follower.abort_handle());
         Ok(())
     }
 
@@ -162,6 +202,7 @@ impl Provider {
         let mut reader = Reader::from_grant(&grant.channel, &grant, self.hpke())?;
         let log = ChannelLog::stream_id(channel);
         let mut delay = Duration::from_millis(200);
+        let mut first = true;
         loop {
             let from = reader.next_index() as i64 + 1;
             let page = match self.ledger.follow::<Envelope>(&log, from).await {
@@ -181,7 +222,11 @@ impl Provider {
                 policy = record(&self.store, &stream_id, policy, command).await?;
                 if closes {
                     tracing::info!(%policy_id, "a key rotation left this provider out of the channel");
+                    self.seen(Seen::Closed(policy_id));
                     return Ok(());
+                }
+                if std::mem::take(&mut first) {
+                    self.seen(Seen::FirstReading(policy_id));
                 }
             }
         }
