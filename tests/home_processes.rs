@@ -119,6 +119,13 @@ fn consent_for(home_dir: &Path, provider_dir: &Path, ledger: &str, device_id: &s
     let request = ask("energy_import_wh,power_import_w", "30days");
     let granted: Value = serde_json::from_str(&ok(grant(&request))).unwrap();
     assert_eq!(granted["events"], serde_json::json!(["ConsentAuthorized"]));
+    let request_id = serde_json::from_str::<Value>(&std::fs::read_to_string(&request).unwrap()).unwrap()["document"]
+        ["request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let back = format!("https://wattt.example/back?request_id={request_id}&answer=authorized");
+    assert_eq!(granted["redirect"], back.as_str(), "back to the provider once committed, with the request id");
     let policy = granted["policy_id"].as_str().unwrap().to_owned();
     assert_eq!(statuses(home_dir, ledger)[&policy], "active");
     let again = one_line_error(&grant(&request));
@@ -141,7 +148,7 @@ fn consent_for(home_dir: &Path, provider_dir: &Path, ledger: &str, device_id: &s
     assert!(error.contains("policy_ended"), "{error}");
 
     let denied = ok(home(home_dir, ledger, &["deny", ask("gas_dm3", "30days").to_str().unwrap()]));
-    assert!(denied.contains("ConsentDenied"), "{denied}");
+    assert!(denied.contains("ConsentDenied") && denied.contains("answer=denied"), "{denied}");
 
     // Long enough to be granted on a busy machine (each command opens its key file with scrypt, seconds under
     // load), short enough to wait out.

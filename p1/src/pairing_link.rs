@@ -191,8 +191,9 @@ async fn send(
     post(http, &url, message, "message").await
 }
 
-/// Done once the ledger has it or refuses it for good (4xx, logged: a repeat of a message it already took after a
-/// lost answer is refused as stale or as had already); any other failure is the caller's to retry.
+/// Done once the ledger has it or refuses it for good (4xx but `contended` and 429, logged: a repeat of a message it
+/// already took after a lost answer is refused as stale or as had already); any other failure is the caller's to
+/// retry.
 async fn post(http: &reqwest::Client, url: &str, body: &impl serde::Serialize, what: &str) -> anyhow::Result<()> {
     let response = http.post(url).json(body).send().await?;
     let status = response.status();
@@ -200,7 +201,11 @@ async fn post(http: &reqwest::Client, url: &str, body: &impl serde::Serialize, w
         return Ok(());
     }
     let body = response.text().await.unwrap_or_default();
-    if status.is_client_error() {
+    // A busy stream (`contended`) or a full ledger (429) is worth another try; any other 4xx is for good.
+    let code =
+        serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|v| v["code"].as_str().map(str::to_owned));
+    let busy = status == StatusCode::TOO_MANY_REQUESTS || code.as_deref() == Some("contended");
+    if status.is_client_error() && !busy {
         tracing::warn!(%status, "pairing: the ledger refused the device's {what}: {body}");
         return Ok(());
     }

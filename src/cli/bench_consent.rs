@@ -107,7 +107,6 @@ async fn measure(
     provider_db: &Database,
     files: &std::path::Path,
 ) -> anyhow::Result<Outcome> {
-    let setup_started = Instant::now();
     let ledger_store =
         Store::open(ledger_db.service.clone(), SigningKey::generate(&mut OsRng), Default::default()).await?;
     let (stop_tx, mut stop_rx) = watch::channel(false);
@@ -131,9 +130,36 @@ async fn measure(
     }
 
     let tasks = Tasks::default();
-    let homes = start_devices(args.devices, &base, files, &tasks).await?;
-    let ledger = Arc::new(Ledger::new(&base)?);
-    set_up(&ledger, &homes, &cards, &mut seen).await?;
+    let measured = phases(args, &base, files, &tasks, &cards, &mut seen).await;
+    // The devices and providers first, so that none of them is left retrying a ledger that stopped.
+    tasks.abort_all();
+    for (provider, inbox) in readers {
+        inbox.abort();
+        provider.stop();
+    }
+    // Their connections close before the server stops, so it has no request in flight to cancel.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    measured
+}
+
+/// What the providers saw, as it happened.
+type Sightings = mpsc::UnboundedReceiver<(Seen, Instant)>;
+
+/// Set-up, then the measured grants, then the measured revocations: the histograms and what went missing.
+async fn phases(
+    args: &BenchConsentArgs,
+    base: &str,
+    files: &std::path::Path,
+    tasks: &Tasks,
+    cards: &[(SigningKey, SignedProviderCard)],
+    seen: &mut Sightings,
+) -> anyhow::Result<Outcome> {
+    let setup_started = Instant::now();
+    let homes = start_devices(args.devices, base, files, tasks).await?;
+    let ledger = Arc::new(Ledger::new(base)?);
+    set_up(&ledger, &homes, cards, seen).await?;
     let setup_s = setup_started.elapsed().as_secs_f64();
 
     let spread = Duration::from_secs(args.seconds).div_f64(args.devices as f64);
@@ -148,9 +174,9 @@ async fn measure(
         let policy_id = grant(&ledger, home, signing, card, &scope).await?;
         committed.insert(policy_id, Instant::now());
         policies.push(policy_id);
-        drain(&mut seen, &mut committed, &mut grants, Seen::FirstReading)?;
+        drain(seen, &mut committed, &mut grants, Seen::FirstReading)?;
     }
-    let missing_grants = wait_for(&mut seen, &mut committed, &mut grants, Seen::FirstReading).await?;
+    let missing_grants = wait_for(seen, &mut committed, &mut grants, Seen::FirstReading).await?;
 
     let mut revokes = Histogram::<u64>::new(3)?;
     let started = Instant::now();
@@ -158,26 +184,13 @@ async fn measure(
         tokio::time::sleep_until((started + spread * i as u32).into()).await;
         post_decision(&ledger, &home.owner, Act::Revoke { policy_id: *policy_id, reason: String::new() }).await?;
         committed.insert(*policy_id, Instant::now());
-        drain(&mut seen, &mut committed, &mut revokes, Seen::Closed)?;
+        drain(seen, &mut committed, &mut revokes, Seen::Closed)?;
     }
-    let missing_revokes = wait_for(&mut seen, &mut committed, &mut revokes, Seen::Closed).await?;
+    let missing_revokes = wait_for(seen, &mut committed, &mut revokes, Seen::Closed).await?;
 
-    // The devices and providers first, so that none of them is left retrying a ledger that stopped.
-    tasks.abort_all();
-    for (provider, inbox) in readers {
-        inbox.abort();
-        provider.stop();
-    }
-    // Their connections close before the server stops, so it has no request in flight to cancel.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let _ = stop_tx.send(true);
-    let _ = server.await;
-    drop(homes);
     Ok(Outcome { grants, revokes, missing_grants, missing_revokes, setup_s })
 }
 
-/// `n` devices, each with its identity, its pairing link following the ledger and its scope channels' publishers,
-/// and a clock that gives each device a reading once a second (spread over the second).
 /// The simulated devices' tasks (links, publishers, their clock), stopped at the end of the run.
 #[derive(Clone, Default)]
 struct Tasks(Arc<Mutex<Vec<tokio::task::AbortHandle>>>);
@@ -194,6 +207,8 @@ impl Tasks {
     }
 }
 
+/// `n` devices, each with its identity, its pairing link following the ledger and its scope channels' publishers,
+/// and a clock that gives each device a reading once a second (spread over the second).
 async fn start_devices(
     n: usize,
     base: &str,
@@ -255,7 +270,7 @@ async fn set_up(
     ledger: &Arc<Ledger>,
     homes: &[(SimulatedHome, String)],
     cards: &[(SigningKey, SignedProviderCard)],
-    seen: &mut mpsc::UnboundedReceiver<(Seen, Instant)>,
+    seen: &mut Sightings,
 ) -> anyhow::Result<()> {
     let scope = &power_scope();
     let mut waiting = std::collections::HashSet::new();
@@ -323,7 +338,7 @@ fn power_scope() -> Scope {
 
 /// Records what the providers saw so far of `kind` for the policies waiting in `committed`.
 fn drain(
-    seen: &mut mpsc::UnboundedReceiver<(Seen, Instant)>,
+    seen: &mut Sightings,
     committed: &mut HashMap<Uuid, Instant>,
     histogram: &mut Histogram<u64>,
     kind: fn(Uuid) -> Seen,
@@ -354,7 +369,7 @@ fn note(
 
 /// Waits until every policy in `committed` was seen (or `GIVE_UP` passed); how many were not.
 async fn wait_for(
-    seen: &mut mpsc::UnboundedReceiver<(Seen, Instant)>,
+    seen: &mut Sightings,
     committed: &mut HashMap<Uuid, Instant>,
     histogram: &mut Histogram<u64>,
     kind: fn(Uuid) -> Seen,

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::stream_waiters::StreamWaiters;
 use chrono::{DateTime, Utc};
 use ed25519_dalek::{Signature, VerifyingKey};
 use events::{AppendError, Expected, SignedEvent, Store};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::Semaphore;
 use uuid::Uuid;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
@@ -43,7 +43,7 @@ pub fn routes(
         .and(warp::get())
         .and(warp::query::<Page>())
         .and(with(store.clone()))
-        .and(with(Arc::new(Semaphore::new(MAX_WAITING_READS))))
+        .and(with(StreamWaiters::start(store.clone(), MAX_WAITING_READS)))
         .and(with(draining))
         .then(read_stream);
     let append = warp::path!("streams" / String)
@@ -96,7 +96,7 @@ async fn read_stream(
     raw_id: String,
     page: Page,
     store: Store,
-    waiting: Arc<Semaphore>,
+    waiters: Arc<StreamWaiters>,
     draining: super::Draining,
 ) -> Response {
     let stream_id = match decode_segment(&raw_id) {
@@ -108,7 +108,7 @@ async fn read_stream(
     let read = match page.wait_ms {
         Some(wait_ms) => {
             let wait = Duration::from_millis(wait_ms.min(MAX_WAIT_MS));
-            read_stream_waiting(&store, &stream_id, from, limit, wait, &waiting, draining).await
+            read_stream_waiting(&store, &stream_id, from, limit, wait, &waiters, draining).await
         }
         None => store.read_stream(&stream_id, from, limit).await,
     };
@@ -128,29 +128,31 @@ async fn read_stream(
 
 /// The stream's events from `from`, waiting up to `wait` for the first of them: a follower (a device following
 /// its inbox) catches up and then hears of each new event within moments, without polling. The wait is on the
-/// log's head (NOTIFY), holds no database connection, and ends when the server starts to drain.
+/// stream's own writes (`StreamWaiters`), holds no database connection, and ends when the server starts to drain.
 async fn read_stream_waiting(
     store: &Store,
     stream_id: &str,
     from: i64,
     limit: usize,
     wait: Duration,
-    waiting: &Semaphore,
+    waiters: &StreamWaiters,
     mut draining: super::Draining,
 ) -> Result<Vec<events::RecordedEvent>, events::StoreError> {
     let deadline = tokio::time::Instant::now() + wait;
-    let Ok(_permit) = waiting.try_acquire() else { return store.read_stream(stream_id, from, limit).await };
-    let mut head = store.head_watch();
+    let Some(waiting_on) = waiters.wait_on(stream_id) else { return store.read_stream(stream_id, from, limit).await };
     loop {
-        head.borrow_and_update();
+        // Listening before the read: a write between the read and the wait still wakes it.
+        let written = waiting_on.notify.notified();
+        tokio::pin!(written);
+        written.as_mut().enable();
         let events = store.read_stream(stream_id, from, limit).await?;
         if !events.is_empty() {
             return Ok(events);
         }
         tokio::select! {
-            changed = tokio::time::timeout_at(deadline, head.changed()) => match changed {
-                Ok(Ok(())) => continue,
-                Ok(Err(_)) | Err(_) => return Ok(events),
+            woken = tokio::time::timeout_at(deadline, written) => match woken {
+                Ok(()) => continue,
+                Err(_) => return Ok(events),
             },
             _ = draining.wait_for(|draining| *draining) => return Ok(events),
         }

@@ -7,6 +7,7 @@ mod home;
 mod log;
 mod mam;
 pub mod site;
+mod stream_waiters;
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -68,6 +68,19 @@ impl Store {
         read_from(&**self.pool().get().await?, from_position, limit).await
     }
 
+    /// The position and stream of each event after `after_position`, in position order, at most `limit` (capped):
+    /// who was written to, without the payloads (long-polled stream reads wake on it).
+    pub async fn streams_after(&self, after_position: i64, limit: usize) -> Result<Vec<(i64, String)>, StoreError> {
+        let client = self.pool().get().await?;
+        let rows = client
+            .query(
+                "SELECT position, stream_id FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+                &[&after_position, &(limit.min(MAX_READ_LIMIT) as i64)],
+            )
+            .await?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+
     /// The committed head: position and hash of the last event.
     pub async fn head(&self) -> Result<Option<(i64, Hash)>, StoreError> {
         let client = self.pool().get().await?;

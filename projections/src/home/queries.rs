@@ -28,3 +28,27 @@ impl Views {
         .transpose()
     }
 }
+
+impl Views {
+    /// The newest `limit` rows of `report.provider_readings` (a provider's node), for one policy or device or all,
+    /// oldest first per policy; each row as its JSON object (the view's columns).
+    pub async fn provider_readings(
+        &self,
+        policy: Option<uuid::Uuid>,
+        device: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<serde_json::Value>, ViewError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT row_to_json(r) FROM ( \
+                   SELECT * FROM report.provider_readings \
+                   WHERE ($1::uuid IS NULL OR policy_id = $1) AND ($2::text IS NULL OR device_id = $2) \
+                   ORDER BY stored_at DESC, policy_id, message_index DESC LIMIT $3) r \
+                 ORDER BY r.policy_id, r.message_index",
+                &[&policy, &device, &limit],
+            )
+            .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+}

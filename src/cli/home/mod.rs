@@ -119,13 +119,26 @@ async fn household(ledger: &Ledger, owner: &SigningKey) -> anyhow::Result<(House
 /// Signs `act` as the owner's decision now and has the ledger record it; prints what it became (with the
 /// policy id of a grant).
 async fn decide(ledger: &Ledger, owner: &SigningKey, act: Act) -> anyhow::Result<ExitCode> {
-    let policy_id = match &act {
-        Act::Authorize { policy_id, .. } => Some(*policy_id),
-        _ => None,
+    let (policy_id, redirect) = match &act {
+        Act::Authorize { policy_id, request, .. } => (Some(*policy_id), Some(redirect(request, "authorized")?)),
+        Act::Deny { request } => (None, Some(redirect(request, "denied")?)),
+        _ => (None, None),
     };
+    // Printed only once the ledger has committed the decision: the provider learns of nothing that did not happen.
     let accepted = post_decision(ledger, owner, act).await?;
-    println!("{}", serde_json::json!({ "events": accepted["events"], "policy_id": policy_id }));
+    println!("{}", serde_json::json!({ "events": accepted["events"], "policy_id": policy_id, "redirect": redirect }));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where the owner goes back to the provider: the request's return URL (one of the provider's card, which the
+/// ledger checks), with the request id and the answer.
+fn redirect(request: &SignedConsentRequest, answer: &str) -> anyhow::Result<String> {
+    let mut url = reqwest::Url::parse(&request.document.return_url)
+        .with_context(|| format!("the request's return URL {} is not a URL", request.document.return_url))?;
+    url.query_pairs_mut()
+        .append_pair("request_id", &request.document.request_id.to_string())
+        .append_pair("answer", answer);
+    Ok(url.into())
 }
 
 /// `act` signed as the owner's decision now, and the ledger's answer.
