@@ -1,4 +1,5 @@
-//! What a scope's channel carries: the scope's fields of each reading, or one aggregate per 1-minute or 15-minute
+//! What a scope's channel carries (`ReadingValues`, the domain's, which the provider reads back): the scope's
+//! fields of each reading, or one aggregate per 1-minute or 15-minute
 //! period, so that a provider granted 15-minute energy never sees a finer or wider value (docs/consent.md,
 //! "Scope channels").
 //!
@@ -9,30 +10,9 @@
 
 use chrono::{DateTime, Utc};
 use domain::home::consent::{Field, Granularity, Scope};
-use serde::{Deserialize, Serialize};
+use domain::home::policy_readings::ReadingValues;
 
-use crate::reading::{Phases, Reading};
-
-/// One message of a scope channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScopeValues {
-    pub from: DateTime<Utc>,
-    pub until: DateTime<Utc>,
-    pub samples: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub power_import_w: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub power_export_w: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub energy_import_wh: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub energy_export_wh: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gas_dm3: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phases: Option<Phases>,
-}
+use crate::reading::Reading;
 
 /// The period of a granularity, in seconds; 0 for every telegram.
 pub fn period_seconds(granularity: Granularity) -> i64 {
@@ -54,7 +34,7 @@ pub struct ScopeAggregator {
 #[derive(Debug, Clone)]
 struct Period {
     number: i64,
-    values: ScopeValues,
+    values: ReadingValues,
     power_import_sum_w: i128,
     power_export_sum_w: i128,
     power_import_samples: i64,
@@ -67,7 +47,7 @@ impl ScopeAggregator {
     }
 
     /// The message that `reading`, received at `at`, completes, if any.
-    pub fn add(&mut self, reading: &Reading, at: DateTime<Utc>) -> Option<ScopeValues> {
+    pub fn add(&mut self, reading: &Reading, at: DateTime<Utc>) -> Option<ReadingValues> {
         let period_s = period_seconds(self.scope.granularity);
         if period_s == 0 {
             let mut period = Period::start(0, at);
@@ -86,7 +66,7 @@ impl ScopeAggregator {
 
 impl Period {
     fn start(number: i64, at: DateTime<Utc>) -> Period {
-        let values = ScopeValues {
+        let values = ReadingValues {
             from: at,
             until: at,
             samples: 0,
@@ -121,15 +101,17 @@ impl Period {
                 Field::EnergyImportWh => keep_last(&mut self.values.energy_import_wh, energy_import_wh(reading)),
                 Field::EnergyExportWh => keep_last(&mut self.values.energy_export_wh, energy_export_wh(reading)),
                 Field::GasDm3 => keep_last(&mut self.values.gas_dm3, reading.gas_dm3),
-                Field::Phases if !reading.phases.is_empty() => self.values.phases = Some(reading.phases.clone()),
+                Field::Phases if !reading.phases.is_empty() => {
+                    self.values.phases = serde_json::to_value(&reading.phases).ok();
+                }
                 Field::Phases => {}
             }
         }
     }
 
-    fn finish(self) -> ScopeValues {
+    fn finish(self) -> ReadingValues {
         let mean = |sum: i128, samples: i64| (samples > 0).then(|| (sum.div_euclid(i128::from(samples))) as i64);
-        ScopeValues {
+        ReadingValues {
             power_import_w: mean(self.power_import_sum_w, self.power_import_samples),
             power_export_w: mean(self.power_export_sum_w, self.power_export_samples),
             ..self.values
@@ -223,9 +205,8 @@ mod tests {
         reading.phases.l2.voltage_mv = Some(230_100);
         let values =
             ScopeAggregator::new(Scope { fields, granularity: Granularity::Telegram }).add(&reading, at(0)).unwrap();
-        let read: domain::home::policy_readings::ReadingValues =
-            serde_json::from_value(serde_json::to_value(&values).unwrap()).unwrap();
-        assert_eq!(serde_json::to_value(&read).unwrap(), serde_json::to_value(&values).unwrap());
+        let read: ReadingValues = serde_json::from_slice(&serde_json::to_vec(&values).unwrap()).unwrap();
+        assert_eq!(read, values, "what the device seals is what the provider reads");
         assert_eq!(
             (read.energy_export_wh, read.phases.unwrap()["l2"]["voltage_mv"].as_i64()),
             (Some(9), Some(230_100))

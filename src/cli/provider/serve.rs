@@ -16,7 +16,7 @@ use std::time::Duration;
 use adapters::command::{execute, execute_from, load, CommandError, Loaded};
 use chrono::Utc;
 use domain::crypto::PublicKey;
-use domain::home::policy_readings::{ClosedBecause, PolicyReadingsCommand, ReadingValues};
+use domain::home::policy_readings::{ClosedBecause, Opening, PolicyReadingsCommand, ReadingValues};
 use domain::home::provider_inbox::SignedHandover;
 use domain::home::{ChannelLog, HomeError, PolicyReadings, PolicyReadingsState, ProviderInbox, ProviderInboxEvent};
 use domain::Aggregate;
@@ -153,7 +153,7 @@ impl Provider {
             }
         };
         let document = &handover.document;
-        let open = PolicyReadingsCommand::Open {
+        let open = PolicyReadingsCommand::Open(Opening {
             policy_id: document.policy_id,
             device_id: document.device_id.clone(),
             home: document.home.to_hex(),
@@ -161,7 +161,7 @@ impl Provider {
             from_index: grant.next_index,
             epoch: grant.epoch,
             at: Utc::now(),
-        };
+        });
         match execute::<PolicyReadings>(&self.store, &document.policy_id, open).await {
             Ok(_) | Err(CommandError::Refused(HomeError::HandedOver(_))) => {}
             Err(CommandError::Refused(err)) => {

@@ -7,20 +7,25 @@ use uuid::Uuid;
 
 #[derive(Debug, Clone)]
 pub enum PolicyReadingsCommand {
-    /// The grant checked (device signature, grant signature, HPKE unwrap): read `channel` from `from_index`.
-    Open {
-        policy_id: Uuid,
-        device_id: String,
-        home: String,
-        channel: String,
-        from_index: u64,
-        epoch: u32,
-        at: DateTime<Utc>,
-    },
+    /// The grant checked (device signature, grant signature, HPKE unwrap): read its channel.
+    Open(Opening),
     /// Message `index` of the open channel, decrypted.
     Store { index: u64, epoch: u32, values: ReadingValues, at: DateTime<Utc> },
     /// The channel's message `index` is a KEY_ROTATION without this provider's key: nothing after it opens.
     Close { index: u64, because: ClosedBecause, at: DateTime<Utc> },
+}
+
+/// A checked grant: read `channel` of the home's device from `from_index` (in `epoch`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opening {
+    pub policy_id: Uuid,
+    pub device_id: String,
+    /// The owner key (hex).
+    pub home: String,
+    pub channel: String,
+    pub from_index: u64,
+    pub epoch: u32,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,8 +36,8 @@ pub enum ClosedBecause {
     RotatedOut,
 }
 
-/// One message of a scope channel, as the device seals it (docs/consent.md, "Scope channels"): `p1`'s
-/// `ScopeValues`, read back by the provider.
+/// One message of a scope channel (docs/consent.md, "Scope channels"): what the device seals (`p1`'s
+/// `ScopeAggregator` makes it) and the provider reads back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]

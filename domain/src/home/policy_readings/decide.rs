@@ -1,7 +1,7 @@
 //! A policy's readings' rules: a channel is opened once, readings come in channel order and only while it is
 //! open, and a rotation that leaves the provider out closes it.
 
-use super::commands::{PolicyReadingsCommand, ReadingValues};
+use super::commands::{Opening, PolicyReadingsCommand, ReadingValues};
 use super::events::PolicyReadingsEvent;
 use super::state::PolicyReadingsState;
 use super::PolicyReadings;
@@ -24,29 +24,8 @@ impl Decider for PolicyReadings {
         command: PolicyReadingsCommand,
     ) -> Result<Vec<PolicyReadingsEvent>, HomeError> {
         match command {
-            PolicyReadingsCommand::Open { policy_id, device_id, home, channel, from_index, epoch, at } => {
-                if state.channels.contains(&channel) {
-                    return Err(HomeError::HandedOver(policy_id));
-                }
-                if state.channels.len() >= MAX_CHANNELS_PER_POLICY {
-                    return Err(HomeError::TooMany { what: "channels per policy", most: MAX_CHANNELS_PER_POLICY });
-                }
-                Ok(vec![PolicyReadingsEvent::ChannelOpened {
-                    policy_id,
-                    device_id,
-                    home,
-                    channel,
-                    from_index,
-                    epoch,
-                    at,
-                }])
-            }
-            PolicyReadingsCommand::Store { index, epoch, values, at } => {
-                let (policy_id, channel) = open_channel(state, index)?;
-                check_values(&values)?;
-                let device_id = state.device_id.clone();
-                Ok(vec![PolicyReadingsEvent::ReadingStored { policy_id, device_id, channel, index, epoch, values, at }])
-            }
+            PolicyReadingsCommand::Open(opening) => open(state, opening),
+            PolicyReadingsCommand::Store { index, epoch, values, at } => store(state, index, epoch, values, at),
             PolicyReadingsCommand::Close { index, because, at } => {
                 let (policy_id, channel) = open_channel(state, index)?;
                 Ok(vec![PolicyReadingsEvent::ChannelClosed { policy_id, channel, index, because, at }])
@@ -57,6 +36,32 @@ impl Decider for PolicyReadings {
     fn evolve(state: PolicyReadingsState, event: &PolicyReadingsEvent) -> PolicyReadingsState {
         state.evolve(event)
     }
+}
+
+/// A channel not opened before, within the bound.
+fn open(state: &PolicyReadingsState, opening: Opening) -> Result<Vec<PolicyReadingsEvent>, HomeError> {
+    let Opening { policy_id, device_id, home, channel, from_index, epoch, at } = opening;
+    if state.channels.contains(&channel) {
+        return Err(HomeError::HandedOver(policy_id));
+    }
+    if state.channels.len() >= MAX_CHANNELS_PER_POLICY {
+        return Err(HomeError::TooMany { what: "channels per policy", most: MAX_CHANNELS_PER_POLICY });
+    }
+    Ok(vec![PolicyReadingsEvent::ChannelOpened { policy_id, device_id, home, channel, from_index, epoch, at }])
+}
+
+/// A reading of the open channel, newer than the last stored, with sane values.
+fn store(
+    state: &PolicyReadingsState,
+    index: u64,
+    epoch: u32,
+    values: ReadingValues,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<PolicyReadingsEvent>, HomeError> {
+    let (policy_id, channel) = open_channel(state, index)?;
+    check_values(&values)?;
+    let device_id = state.device_id.clone();
+    Ok(vec![PolicyReadingsEvent::ReadingStored { policy_id, device_id, channel, index, epoch, values, at }])
 }
 
 /// The policy and its open channel, if message `index` is news on it.

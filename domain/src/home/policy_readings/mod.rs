@@ -10,7 +10,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use commands::{ClosedBecause, PolicyReadingsCommand, ReadingValues};
+pub use commands::{ClosedBecause, Opening, PolicyReadingsCommand, ReadingValues};
 pub use decide::{MAX_CHANNELS_PER_POLICY, MAX_PHASES_BYTES};
 pub use events::PolicyReadingsEvent;
 pub use state::PolicyReadingsState;

@@ -14,7 +14,7 @@ fn policy() -> Uuid {
 }
 
 fn open(channel: u8, from_index: u64) -> PolicyReadingsCommand {
-    PolicyReadingsCommand::Open {
+    PolicyReadingsCommand::Open(Opening {
         policy_id: policy(),
         device_id: "abcdefghijklmnop".into(),
         home: hex::encode([5; 32]),
@@ -22,7 +22,7 @@ fn open(channel: u8, from_index: u64) -> PolicyReadingsCommand {
         from_index,
         epoch: 1,
         at: t(0),
-    }
+    })
 }
 
 fn values(power_w: i64) -> ReadingValues {
