@@ -5,7 +5,8 @@
 //! Pair → two providers ask → the owner grants → both store readings, each only its scope's fields → the owner
 //! revokes the first → it gets nothing new and keeps what it had, while the second, reading the same scope, keeps
 //! reading across the rotation → the device, the second provider and the ledger each go down mid-story and come
-//! back: no reading is lost or stored twice → the second provider terminates one of its policies and reads
+//! back: no reading is lost or stored twice → a 30 s policy expires and its provider reads nothing more → the
+//! second provider terminates one of its policies and reads
 //! nothing more of that scope → the owner deletes the device and every provider is cut off. A
 //! provider posting another provider's hand-over to its own inbox is refused.
 
@@ -80,7 +81,12 @@ impl Provider {
 
     /// A signed consent request for `fields` at every telegram, in a file.
     fn ask(&self, fields: &str) -> std::path::PathBuf {
-        let args = ["request", "--purpose", "graphs", "--fields", fields, "--granularity", "telegram"];
+        self.ask_for(fields, "30days")
+    }
+
+    fn ask_for(&self, fields: &str, valid_for: &str) -> std::path::PathBuf {
+        let args = ["request", "--purpose", "graphs", "--fields", fields, "--granularity", "telegram", "--valid-for"];
+        let args = [&args[..], &[valid_for]].concat();
         let file = self.dir.join(format!("request-{}.json", uuid::Uuid::now_v7()));
         std::fs::write(&file, ok(provider(&self.dir, &args))).unwrap();
         file
@@ -166,6 +172,9 @@ async fn pair_grant_read_revoke_restart_and_delete_each_party_its_own_process() 
     let power_first = consent(&home_dir, &base, &first.ask("power_import_w"), &device_id);
     let power_second = consent(&home_dir, &base, &second.ask("power_import_w"), &device_id);
     let energy_second = consent(&home_dir, &base, &second.ask("energy_import_wh"), &device_id);
+    // The first provider also reads energy, for 30 s: the device rotates it away at the end, without any event.
+    let energy_first = consent(&home_dir, &base, &first.ask_for("energy_import_wh", "30s"), &device_id);
+    let expires = Instant::now() + Duration::from_secs(30); // the request was made before: it ends before this
     let early = first.wait_for(&power_first, 3);
     assert!(early.iter().all(|r| r["power_import_w"].is_i64() && r["energy_import_wh"].is_null()), "{early:?}");
     let energy = second.wait_for(&energy_second, 3);
@@ -195,6 +204,13 @@ async fn pair_grant_read_revoke_restart_and_delete_each_party_its_own_process() 
     let after = second.wait_for(&power_second, before + 10);
     assert_once_in_order(&after);
     assert_once_in_order(&second.readings(&energy_second));
+
+    // The first provider's energy policy has expired: it reads nothing more of it.
+    tokio::time::sleep_until((expires + Duration::from_secs(2)).into()).await;
+    let expired = first.readings(&energy_first).len();
+    assert!(expired > 0, "it read while the policy lasted");
+    second.wait_for(&power_second, second.readings(&power_second).len() + 10);
+    assert_eq!(first.readings(&energy_first).len(), expired, "nothing after the policy's end");
 
     // The second provider ends its energy policy itself: that channel rotates away from it; power reads on.
     ok(provider(&second.dir, &["terminate", &energy_second, "--ledger", &base, "--reason", "closing the account"]));
