@@ -269,3 +269,50 @@ impl<S: Clone> HeadCache<S> {
         }
     }
 }
+
+/// Commands to streams that many writers hit at once (every device granting a provider writes to its one inbox),
+/// run one at a time per stream in this process, each from the head the last one left: the writers never make
+/// each other retry (unserialised, hundreds at once exhaust `MAX_ATTEMPTS` and are answered `contended`) and a
+/// command costs no reload of its stream. Another process writing the same stream still costs only a retry.
+pub struct Serialised<S> {
+    stripes: Vec<tokio::sync::Mutex<()>>,
+    heads: HeadCache<S>,
+}
+
+impl<S: Clone> Serialised<S> {
+    /// `stripes` locks shared by hash of the stream id; the heads of at most `cached_streams` streams kept.
+    pub fn new(stripes: usize, cached_streams: usize) -> Serialised<S> {
+        assert!(stripes > 0, "at least one stripe");
+        Serialised {
+            stripes: (0..stripes).map(|_| tokio::sync::Mutex::new(())).collect(),
+            heads: HeadCache::new(cached_streams),
+        }
+    }
+
+    /// [`execute_from`] on `stream_id` under its stripe's lock, from the cached head.
+    pub async fn execute<A>(
+        &self,
+        store: &Store,
+        stream_id: &str,
+        command: A::Command,
+    ) -> Result<Executed<A::Event>, CommandError<A::Error>>
+    where
+        A: Aggregate<State = S>,
+        A::Command: Clone,
+    {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        stream_id.hash(&mut hasher);
+        let _one_at_a_time = self.stripes[hasher.finish() as usize % self.stripes.len()].lock().await;
+        match execute_from::<A>(store, stream_id, self.heads.get(stream_id), command).await {
+            Ok((executed, after)) => {
+                self.heads.set(stream_id, Some(after));
+                Ok(executed)
+            }
+            Err(err) => {
+                self.heads.set(stream_id, None);
+                Err(err)
+            }
+        }
+    }
+}

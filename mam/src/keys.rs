@@ -93,6 +93,12 @@ impl ProviderPublicKey {
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
+
+    /// The key from its hex form (as provider cards and `notch-p1 channel grant` carry it).
+    pub fn from_hex(text: &str) -> Result<ProviderPublicKey, crate::MamError> {
+        let bytes = hex::decode(text).ok().and_then(|b| b.try_into().ok());
+        bytes.map(ProviderPublicKey).ok_or(crate::MamError::Malformed("a provider key is 32 bytes of hex"))
+    }
 }
 
 impl std::fmt::Debug for ProviderPublicKey {
@@ -102,6 +108,7 @@ impl std::fmt::Debug for ProviderPublicKey {
 }
 
 /// A provider's X25519 key pair.
+#[derive(Clone)]
 pub struct ProviderKeyPair {
     pub(crate) secret: <HpkeKem as hpke::Kem>::PrivateKey,
     pub public: ProviderPublicKey,

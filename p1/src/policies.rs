@@ -5,7 +5,7 @@
 //! What a policy change means for the device's channels (a grant wrapped to the provider, a key rotation) is the
 //! caller's; this module says which policies are active, for which scope and which provider.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use domain::crypto::PublicKey;
@@ -106,21 +106,19 @@ impl DevicePolicies {
         Some(Change::Ended(*policy_id))
     }
 
-    /// The distinct scopes with an active policy at `now`: the channels the device publishes.
-    pub fn active_scopes(&self, now: DateTime<Utc>) -> BTreeSet<Scope> {
-        self.policies.values().filter(|p| p.is_active(now)).map(|p| p.scope.clone()).collect()
+    /// The policies active at `now`, by scope: the channels the device publishes and who reads each.
+    pub fn active_by_scope(&self, now: DateTime<Utc>) -> BTreeMap<Scope, BTreeMap<Uuid, &DevicePolicy>> {
+        let mut scopes: BTreeMap<Scope, BTreeMap<Uuid, &DevicePolicy>> = BTreeMap::new();
+        for (id, policy) in self.policies.iter().filter(|(_, p)| p.is_active(now)) {
+            scopes.entry(policy.scope.clone()).or_default().insert(*id, policy);
+        }
+        scopes
     }
 
     /// The next time after `now` at which a policy starts or expires by itself: when the device must look again.
     pub fn next_boundary(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let open = self.policies.values().filter(|p| p.ended_at.is_none());
         open.flat_map(|p| [p.valid_from, p.valid_until]).filter(|t| *t > now).min()
-    }
-
-    /// The HPKE keys of the providers that may read `scope` at `now`: whom a rotation of its channel is wrapped to.
-    pub fn readers_of(&self, scope: &Scope, now: DateTime<Utc>) -> BTreeSet<String> {
-        let readers = self.policies.values().filter(|p| p.is_active(now) && p.scope == *scope);
-        readers.map(|p| p.provider_hpke_key.clone()).collect()
     }
 }
 
@@ -209,12 +207,13 @@ mod tests {
         assert!(policies.apply(DEVICE, &PublicKey::of(&owner), &event).is_some());
         let (_, event) = grant(&owner, &b, vec![Field::PowerImportW]);
         assert!(policies.apply(DEVICE, &PublicKey::of(&owner), &event).is_some());
-        assert_eq!(policies.active_scopes(now()).len(), 2);
+        let scopes = policies.active_by_scope(now());
+        assert_eq!(scopes.len(), 2);
         let energy = Scope { fields: vec![Field::EnergyImportWh], granularity: Granularity::FifteenMinutes };
-        assert_eq!(policies.readers_of(&energy, now()).len(), 2);
+        assert_eq!(scopes[&energy].len(), 2, "two providers read energy");
         // Expiry without any event, at the boundary the device waits for.
         assert_eq!(policies.next_boundary(now()), Some(now() + Duration::days(30)));
-        assert!(policies.active_scopes(now() + Duration::days(31)).is_empty());
+        assert!(policies.active_by_scope(now() + Duration::days(31)).is_empty());
         assert_eq!(policies.next_boundary(now() + Duration::days(31)), None);
     }
 
@@ -276,6 +275,6 @@ mod tests {
         let deleted =
             HouseholdEvent::AuthorizationRevoked { policy_id: p3, device_id: DEVICE.into(), reason, decision: delete };
         assert_eq!(policies.apply(DEVICE, &owner_key, &deleted), Some(Change::Ended(p3)));
-        assert!(policies.active_scopes(now()).is_empty());
+        assert!(policies.active_by_scope(now()).is_empty());
     }
 }

@@ -98,6 +98,18 @@ pub async fn run(
     }
 }
 
+/// The publisher of a scope channel's spool (`ScopeChannels`' `OnOpen`): `run` with the default settings, its
+/// failure (a spool it cannot read) logged, since nothing else waits on it.
+pub fn scope_publisher(device: &crate::device::Device, url: String) -> impl std::future::Future<Output = ()> {
+    let stats = Arc::new(PublishStats::default());
+    let publisher = run(device.spool.clone(), device.appended.clone(), PublisherConfig::new(url), stats);
+    async move {
+        if let Err(err) = publisher.await {
+            tracing::error!("a scope channel's publisher stopped: {err:#}");
+        }
+    }
+}
+
 async fn post(http: &reqwest::Client, url: &str, record: &Record) -> Outcome {
     let response = http
         .post(url)

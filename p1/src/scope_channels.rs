@@ -118,7 +118,7 @@ impl ScopeChannels {
         now: DateTime<Utc>,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> anyhow::Result<()> {
-        let wanted = active_by_scope(policies, now);
+        let wanted = policies.active_by_scope(now);
         for (scope, channel) in &mut self.channels {
             let readers = wanted.get(scope).map(|p| readers(p.values())).unwrap_or_default();
             channel.drop_readers(&readers, rng)?;
@@ -184,10 +184,6 @@ impl ScopeChannels {
 }
 
 impl ScopeChannel {
-    pub fn record(&self) -> &ScopeRecord {
-        &self.record
-    }
-
     /// Rotates away every reader not in `readers`.
     fn drop_readers(&mut self, readers: &BTreeSet<String>, rng: &mut (impl RngCore + CryptoRng)) -> anyhow::Result<()> {
         if self.record.readers.is_subset(readers) {
@@ -216,7 +212,7 @@ impl ScopeChannel {
             self.device.rotate(&hpke_keys(&self.record.readers)?, rng)?;
         }
         for (policy_id, policy) in new {
-            let grant = self.device.grant(&hpke_key(&policy.provider_hpke_key)?, rng)?;
+            let grant = self.device.grant(&ProviderPublicKey::from_hex(&policy.provider_hpke_key)?, rng)?;
             self.record.readers.insert(policy.provider_hpke_key.clone());
             self.record.granted.insert(*policy_id);
             self.record.unsent.push(UnsentGrant {
@@ -234,33 +230,12 @@ impl ScopeChannel {
     }
 }
 
-/// The active policies at `now`, by scope.
-fn active_by_scope(policies: &DevicePolicies, now: DateTime<Utc>) -> BTreeMap<Scope, BTreeMap<Uuid, &DevicePolicy>> {
-    let mut wanted: BTreeMap<Scope, BTreeMap<Uuid, &DevicePolicy>> = BTreeMap::new();
-    for (id, policy) in policies.policies.iter().filter(|(_, p)| p.is_active(now)) {
-        if hpke_key(&policy.provider_hpke_key).is_err() {
-            tracing::warn!(%id, "a policy's provider has no usable HPKE key; not granted");
-            continue;
-        }
-        wanted.entry(policy.scope.clone()).or_default().insert(*id, policy);
-    }
-    wanted
-}
-
 fn readers<'a>(policies: impl Iterator<Item = &'a &'a DevicePolicy>) -> BTreeSet<String> {
     policies.map(|p| p.provider_hpke_key.clone()).collect()
 }
 
-fn hpke_key(text: &str) -> anyhow::Result<ProviderPublicKey> {
-    let bytes: [u8; 32] = hex::decode(text)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| anyhow::anyhow!("a provider's HPKE key is not 32 bytes of hex: {text}"))?;
-    Ok(ProviderPublicKey(bytes))
-}
-
 fn hpke_keys(readers: &BTreeSet<String>) -> anyhow::Result<Vec<ProviderPublicKey>> {
-    readers.iter().map(|r| hpke_key(r)).collect()
+    Ok(readers.iter().map(|r| ProviderPublicKey::from_hex(r)).collect::<Result<_, _>>()?)
 }
 
 /// The scope's directory name: its fields and granularity, e.g. `energy_import_wh+power_import_w@15min`.
@@ -284,17 +259,17 @@ mod tests {
     use super::*;
 
     struct Provider {
-        secret: [u8; 32],
+        pair: ProviderKeyPair,
         key: String,
     }
 
     impl Provider {
         fn new(n: u8) -> Provider {
-            Provider { secret: ProviderKeyPair::generate(&mut OsRng).secret_bytes(), key: hex::encode([n; 32]) }
+            Provider { pair: ProviderKeyPair::generate(&mut OsRng), key: hex::encode([n; 32]) }
         }
 
         fn pair(&self) -> ProviderKeyPair {
-            ProviderKeyPair::from_secret_bytes(&self.secret).unwrap()
+            self.pair.clone()
         }
 
         fn policy(&self, scope: &Scope, valid_until: DateTime<Utc>) -> DevicePolicy {

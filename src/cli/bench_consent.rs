@@ -30,7 +30,7 @@ use hdrhistogram::Histogram;
 use mam::ProviderKeyPair;
 use notch_p1::pairing::Identity;
 use notch_p1::pairing_link::{self, LinkConfig};
-use notch_p1::publish::{self, PublishStats, PublisherConfig};
+use notch_p1::publish;
 use notch_p1::reading::Reading;
 use notch_p1::scope_channels::ScopeChannels;
 use rand::rngs::OsRng;
@@ -71,6 +71,8 @@ pub struct BenchConsentArgs {
 struct SimulatedHome {
     owner: SigningKey,
     device_id: String,
+    /// The device's pairing secret, as `notch-p1 pairing-code` shows it.
+    secret: String,
     scopes: Arc<Mutex<ScopeChannels>>,
 }
 
@@ -168,7 +170,7 @@ async fn phases(
     let mut grants = Histogram::<u64>::new(3)?;
     let mut policies = Vec::new();
     let started = Instant::now();
-    for (i, (home, _)) in homes.iter().enumerate() {
+    for (i, home) in homes.iter().enumerate() {
         tokio::time::sleep_until((started + spread * i as u32).into()).await;
         let (signing, card) = &cards[i % args.providers];
         let policy_id = grant(&ledger, home, signing, card, &scope).await?;
@@ -180,7 +182,7 @@ async fn phases(
 
     let mut revokes = Histogram::<u64>::new(3)?;
     let started = Instant::now();
-    for (i, ((home, _), policy_id)) in homes.iter().zip(&policies).enumerate() {
+    for (i, (home, policy_id)) in homes.iter().zip(&policies).enumerate() {
         tokio::time::sleep_until((started + spread * i as u32).into()).await;
         post_decision(&ledger, &home.owner, Act::Revoke { policy_id: *policy_id, reason: String::new() }).await?;
         committed.insert(*policy_id, Instant::now());
@@ -214,7 +216,7 @@ async fn start_devices(
     base: &str,
     files: &std::path::Path,
     tasks: &Tasks,
-) -> anyhow::Result<Vec<(SimulatedHome, String)>> {
+) -> anyhow::Result<Vec<SimulatedHome>> {
     let mut homes = Vec::with_capacity(n);
     for i in 0..n {
         let dir = files.join(i.to_string());
@@ -226,25 +228,15 @@ async fn start_devices(
         let mam = format!("{base}/mam/messages");
         let publishers = tasks.clone();
         let on_open = Box::new(move |device: &notch_p1::device::Device| {
-            let publisher = publish::run(
-                device.spool.clone(),
-                device.appended.clone(),
-                PublisherConfig::new(mam.clone()),
-                Arc::new(PublishStats::default()),
-            );
-            publishers.spawn(async move {
-                if let Err(err) = publisher.await {
-                    tracing::error!("a simulated device's publisher stopped: {err:#}");
-                }
-            });
+            publishers.spawn(publish::scope_publisher(device, mam.clone()));
         });
         let scopes = Arc::new(Mutex::new(ScopeChannels::open(&dir.join("scopes"), 16 << 20, on_open)?));
         let mut config = LinkConfig::new(base.to_owned(), dir.join("pairing.json"));
         config.retry_max = Duration::from_secs(2);
         tasks.spawn(pairing_link::run(config, identity, Default::default(), scopes.clone()));
-        homes.push((SimulatedHome { owner: SigningKey::generate(&mut OsRng), device_id, scopes }, secret));
+        homes.push(SimulatedHome { owner: SigningKey::generate(&mut OsRng), device_id, secret, scopes });
     }
-    let clocked: Vec<_> = homes.iter().map(|(home, _)| home.scopes.clone()).collect();
+    let clocked: Vec<_> = homes.iter().map(|home| home.scopes.clone()).collect();
     tasks.spawn(readings_every_second(clocked));
     Ok(homes)
 }
@@ -268,15 +260,15 @@ async fn readings_every_second(devices: Vec<Arc<Mutex<ScopeChannels>>>) {
 /// background provider's first reading.
 async fn set_up(
     ledger: &Arc<Ledger>,
-    homes: &[(SimulatedHome, String)],
+    homes: &[SimulatedHome],
     cards: &[(SigningKey, SignedProviderCard)],
     seen: &mut Sightings,
 ) -> anyhow::Result<()> {
     let scope = &power_scope();
     let mut waiting = std::collections::HashSet::new();
     for chunk in homes.iter().enumerate().collect::<Vec<_>>().chunks(SETUP_CONCURRENCY) {
-        let paired = chunk.iter().map(|(i, (home, secret))| async move {
-            let secret = notch_p1::pairing::parse_secret(secret).map_err(anyhow::Error::msg)?;
+        let paired = chunk.iter().map(|(i, home)| async move {
+            let secret = notch_p1::pairing::parse_secret(&home.secret).map_err(anyhow::Error::msg)?;
             pair(ledger, &home.owner, &home.device_id, &secret, GIVE_UP).await?;
             let (signing, card) = &cards[(i + 1) % cards.len()];
             grant(ledger, home, signing, card, scope).await

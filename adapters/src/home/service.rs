@@ -2,23 +2,21 @@
 //! stamped with the ledger's clock: a device's inbox (`device-<id>`), a household (`home-<owner hex>`) or a
 //! provider's inbox (`provider-<key hex>`).
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use domain::home::device_inbox::{DeviceInboxCommand, SignedClaimantMessage, SignedDeviceMessage};
 use domain::home::household::{HouseholdCommand, SignedDecision, SignedTermination};
 use domain::home::provider_inbox::{PolicyFact, ProviderInboxCommand, SignedHandover};
+use domain::home::ProviderInboxState;
 use domain::home::{DeviceInbox, HomeError, Household, ProviderInbox};
 use domain::{Aggregate, DomainEvent};
 use events::Store;
 
-use std::sync::Arc;
+use crate::command::{execute, load, CommandError, Executed, Serialised};
 
-use domain::home::ProviderInboxState;
-
-use crate::command::{execute, execute_from, load, CommandError, Executed, HeadCache};
-
-/// Stripes of the lock that serialises hand-overs to one provider's inbox in this process (a provider's inbox is
-/// one stream that every device granting it writes to: unserialised, hundreds of devices at once make each other
-/// retry until they give up as `contended`).
+/// Locks that serialise hand-overs to one provider's inbox in this process (every device granting a provider
+/// writes to its one inbox stream).
 const INBOX_STRIPES: usize = 64;
 /// Provider inboxes whose head is cached.
 const CACHED_INBOXES: usize = 10_000;
@@ -35,19 +33,13 @@ pub struct Accepted {
 #[derive(Clone)]
 pub struct HomeService {
     store: Store,
-    inboxes: Arc<Inboxes>,
-}
-
-/// Hand-overs to a provider's inbox, one at a time per inbox, each from the inbox's head as the last one left it.
-struct Inboxes {
-    stripes: Vec<tokio::sync::Mutex<()>>,
-    heads: HeadCache<ProviderInboxState>,
+    /// Hand-overs to a provider's inbox, one at a time per inbox.
+    inboxes: Arc<Serialised<ProviderInboxState>>,
 }
 
 impl HomeService {
     pub fn new(store: Store) -> HomeService {
-        let stripes = (0..INBOX_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect();
-        HomeService { store, inboxes: Arc::new(Inboxes { stripes, heads: HeadCache::new(CACHED_INBOXES) }) }
+        HomeService { store, inboxes: Arc::new(Serialised::new(INBOX_STRIPES, CACHED_INBOXES)) }
     }
 
     /// A claimant's message to the device it names (CLAIM_DEVICE, ANSWER_CHALLENGE).
@@ -80,19 +72,8 @@ impl HomeService {
             status: policy.status_at(now),
         });
         let stream_id = ProviderInbox::stream_id(&provider);
-        let stripe = &self.inboxes.stripes[usize::from(provider.as_bytes()[0]) % INBOX_STRIPES];
-        let _one_at_a_time = stripe.lock().await;
-        let cached = self.inboxes.heads.get(&stream_id);
         let command = ProviderInboxCommand::Deliver { handover, policy, now };
-        let result = execute_from::<ProviderInbox>(&self.store, &stream_id, cached, command).await;
-        let (executed, after) = match result {
-            Ok(done) => done,
-            Err(err) => {
-                self.inboxes.heads.set(&stream_id, None);
-                return Err(err);
-            }
-        };
-        self.inboxes.heads.set(&stream_id, Some(after));
+        let executed = self.inboxes.execute::<ProviderInbox>(&self.store, &stream_id, command).await?;
         Ok(accepted(stream_id, &executed))
     }
 

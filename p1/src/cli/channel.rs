@@ -39,11 +39,7 @@ fn open(data_dir: &std::path::Path) -> anyhow::Result<Device> {
 }
 
 fn provider_key(text: &str) -> anyhow::Result<ProviderPublicKey> {
-    let bytes: [u8; 32] = hex::decode(text)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .with_context(|| format!("{text:?} is not a 32-byte hex X25519 public key"))?;
-    Ok(ProviderPublicKey(bytes))
+    ProviderPublicKey::from_hex(text).with_context(|| format!("{text:?} is not a 32-byte hex X25519 public key"))
 }
 
 pub fn run(command: ChannelCommand) -> anyhow::Result<ExitCode> {

@@ -152,14 +152,7 @@ async fn ended(publisher: Task, pairing: Task) -> anyhow::Result<ExitCode> {
 fn scope_channels(args: &RunArgs) -> anyhow::Result<ScopeChannels> {
     let url = args.ledger_url.clone();
     let on_open = Box::new(move |device: &Device| {
-        let config = PublisherConfig::new(url.clone());
-        let stats = Arc::new(PublishStats::default());
-        let publisher = publish::run(device.spool.clone(), device.appended.clone(), config, stats);
-        tokio::spawn(async move {
-            if let Err(err) = publisher.await {
-                tracing::error!("a scope channel's publisher stopped: {err:#}");
-            }
-        });
+        tokio::spawn(publish::scope_publisher(device, url.clone()));
     });
     ScopeChannels::open(&args.data_dir.join("scopes"), args.spool_max_mib * 1024 * 1024, on_open)
         .context("opening the scope channels")

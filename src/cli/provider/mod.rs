@@ -264,7 +264,6 @@ fn opens(handover: &SignedHandover, hpke: &ProviderKeyPair) -> anyhow::Result<ma
     let grant = mam::Grant::from_bytes(&hex::decode(&document.grant)?)?;
     let channel: [u8; 32] =
         hex::decode(&document.channel)?.try_into().map_err(|_| anyhow::anyhow!("not a channel key"))?;
-    let provider = ProviderKeyPair::from_secret_bytes(&hpke.secret_bytes())?;
-    mam::Reader::from_grant(&channel, &grant, provider)?;
+    mam::Reader::from_grant(&channel, &grant, hpke.clone())?;
     Ok(grant)
 }

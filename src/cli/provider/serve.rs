@@ -8,7 +8,7 @@
 //! After a restart it walks each open channel again from its grant (the side keys live only in memory) and the
 //! policy's stream refuses what it stored already, so nothing is stored twice and nothing is lost.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,7 +22,9 @@ use domain::home::{ChannelLog, HomeError, PolicyReadings, PolicyReadingsState, P
 use domain::Aggregate;
 use events::Store;
 use mam::{Envelope, Grant, Kind, MamError, ProviderKeyPair, Reader};
+use notch_p1::backoff::Backoff;
 use tokio::sync::watch;
+use tokio::task::AbortHandle;
 use uuid::Uuid;
 
 use super::super::ledger_client::Ledger;
@@ -31,7 +33,8 @@ use super::opens;
 
 /// Channels followed at once (one long-polled read each; the ledger lets 10,000 wait).
 pub const MAX_CHANNELS: usize = 5_000;
-/// The longest wait between attempts to reach the ledger.
+/// The waits between attempts to reach the ledger or the provider's own log: from this, doubling, up to that.
+const RETRY_INITIAL: Duration = Duration::from_millis(200);
 const RETRY_MAX: Duration = Duration::from_secs(10);
 /// Attempts to store one reading in the provider's own log.
 const RECORD_ATTEMPTS: u32 = 30;
@@ -52,7 +55,7 @@ pub async fn run(
     tracing::info!(provider = provider.key.to_hex(), "the provider is reading its inbox; stop with Ctrl-C or SIGTERM");
     tokio::select! {
         stopped = super::super::serve::wait_for_stop_signal() => stopped?,
-        ended = inbox => ended??,
+        ended = inbox => anyhow::bail!("the inbox reader stopped: {ended:?}"),
     }
     let _ = stop_tx.send(true);
     for runner in runners {
@@ -66,11 +69,9 @@ pub struct Provider {
     store: Store,
     ledger: Ledger,
     key: PublicKey,
-    hpke_secret: [u8; 32],
-    /// The (policy, channel) pairs a task follows now.
-    followed: Mutex<HashSet<(Uuid, String)>>,
-    /// The channel followers' tasks, to stop them with the provider.
-    followers: Mutex<Vec<tokio::task::AbortHandle>>,
+    hpke: ProviderKeyPair,
+    /// The channel followers started, by policy and channel (finished ones are pruned as new ones start).
+    followers: Mutex<HashMap<(Uuid, String), AbortHandle>>,
     observer: Option<Observer>,
 }
 
@@ -95,16 +96,15 @@ impl Provider {
             store,
             ledger: Ledger::new(ledger)?,
             key: PublicKey::of(signing),
-            hpke_secret: hpke.secret_bytes(),
-            followed: Mutex::new(HashSet::new()),
-            followers: Mutex::new(Vec::new()),
+            hpke: hpke.clone(),
+            followers: Mutex::new(HashMap::new()),
             observer,
         }))
     }
 
     /// Stops every channel follower (the inbox's task is the caller's).
     pub fn stop(&self) {
-        for follower in self.followers.lock().expect("followers lock").drain(..) {
+        for (_, follower) in self.followers.lock().expect("followers lock").drain() {
             follower.abort();
         }
     }
@@ -115,44 +115,52 @@ impl Provider {
         }
     }
 
-    fn hpke(&self) -> ProviderKeyPair {
-        ProviderKeyPair::from_secret_bytes(&self.hpke_secret).expect("checked when the keys were opened")
-    }
-
     /// Reads the inbox from its start (a restart opens nothing twice: the policy's stream refuses it) and then
-    /// as it grows; never ends but by an error the log cannot get past.
-    pub async fn follow_inbox(self: Arc<Self>) -> anyhow::Result<()> {
+    /// as it grows. A hand-over the provider's own log cannot take now is tried again, never skipped.
+    pub async fn follow_inbox(self: Arc<Self>) {
         let stream = ProviderInbox::stream_id(&self.key);
         let mut from = 1;
-        let mut delay = Duration::from_millis(200);
         loop {
-            let page = match self.ledger.follow::<ProviderInboxEvent>(&stream, from).await {
-                Ok(page) => page,
-                Err(err) => {
-                    tracing::warn!("reading the inbox: {err:#}; again in {delay:?}");
+            for (version, ProviderInboxEvent::GrantHandedOver { handover }) in
+                self.page(&stream, from, "the inbox").await
+            {
+                let mut backoff = Backoff::new(RETRY_INITIAL, RETRY_MAX);
+                while let Err(err) = self.take(&handover).await {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(policy_id = %handover.document.policy_id, "taking a hand-over: {err:#}; again in {delay:?}");
                     tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(RETRY_MAX);
-                    continue;
                 }
-            };
-            delay = Duration::from_millis(200);
-            for (version, ProviderInboxEvent::GrantHandedOver { handover }) in page {
-                self.take(handover).await?;
                 from = version + 1;
             }
         }
     }
 
-    /// Opens the hand-over's channel (once) and follows it, if the hand-over checks.
-    async fn take(self: &Arc<Self>, handover: SignedHandover) -> anyhow::Result<()> {
-        let grant = match opens(&handover, &self.hpke()) {
+    /// The next page of `stream` from `from`, waiting on the ledger; a ledger that cannot be reached is tried
+    /// again with a bounded wait.
+    async fn page<E: serde::de::DeserializeOwned>(&self, stream: &str, from: i64, what: &str) -> Vec<(i64, E)> {
+        let mut backoff = Backoff::new(RETRY_INITIAL, RETRY_MAX);
+        loop {
+            match self.ledger.follow::<E>(stream, from).await {
+                Ok(page) => return page,
+                Err(err) => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!("reading {what}: {err:#}; again in {delay:?}");
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    /// Opens the hand-over's channel (once) and follows it, if the hand-over checks; an error is the log's.
+    async fn take(self: &Arc<Self>, handover: &SignedHandover) -> anyhow::Result<()> {
+        let document = &handover.document;
+        let grant = match opens(handover, &self.hpke) {
             Ok(grant) => grant,
             Err(err) => {
-                tracing::warn!(policy_id = %handover.document.policy_id, "refused a hand-over: {err:#}");
+                tracing::warn!(policy_id = %document.policy_id, "refused a hand-over: {err:#}");
                 return Ok(());
             }
         };
-        let document = &handover.document;
         let open = PolicyReadingsCommand::Open(Opening {
             policy_id: document.policy_id,
             device_id: document.device_id.clone(),
@@ -170,26 +178,28 @@ impl Provider {
             }
             Err(err) => return Err(err.into()),
         }
-        let key = (document.policy_id, document.channel.clone());
-        let mut followed = self.followed.lock().expect("followed lock");
-        if followed.contains(&key) || followed.len() >= MAX_CHANNELS {
-            if !followed.contains(&key) {
-                tracing::error!(policy_id = %key.0, "not following: {MAX_CHANNELS} channels are followed already");
-            }
-            return Ok(());
-        }
-        followed.insert(key.clone());
-        let provider = self.clone();
-        let follower = tokio::spawn(async move {
-            if let Err(err) = provider.follow_channel(key.0, &key.1, grant).await {
-                tracing::error!(policy_id = %key.0, "stopped reading a channel: {err:#}");
-            }
-            provider.followed.lock().expect("followed lock").remove(&key);
-        });
-        let mut followers = self.followers.lock().expect("followers lock");
-        followers.retain(|f| !f.is_finished());
-        followers.push(follower.abort_handle());
+        self.start_following((document.policy_id, document.channel.clone()), grant);
         Ok(())
+    }
+
+    /// A task following the channel, unless one does already or as many as the bound allows run.
+    fn start_following(self: &Arc<Self>, key: (Uuid, String), grant: Grant) {
+        let mut followers = self.followers.lock().expect("followers lock");
+        followers.retain(|_, follower| !follower.is_finished());
+        if followers.contains_key(&key) {
+            return;
+        }
+        if followers.len() >= MAX_CHANNELS {
+            tracing::error!(policy_id = %key.0, "not following: {MAX_CHANNELS} channels are followed already");
+            return;
+        }
+        let (provider, (policy_id, channel)) = (self.clone(), key.clone());
+        let follower = tokio::spawn(async move {
+            if let Err(err) = provider.follow_channel(policy_id, &channel, grant).await {
+                tracing::error!(%policy_id, "stopped reading a channel: {err:#}");
+            }
+        });
+        followers.insert(key, follower.abort_handle());
     }
 
     /// Follows one channel from the grant until a rotation leaves this provider out.
@@ -199,25 +209,13 @@ impl Provider {
         if policy.state.closed || policy.state.channel.as_deref() != Some(channel) {
             return Ok(());
         }
-        let mut reader = Reader::from_grant(&grant.channel, &grant, self.hpke())?;
+        let mut reader = Reader::from_grant(&grant.channel, &grant, self.hpke.clone())?;
         let log = ChannelLog::stream_id(channel);
-        let mut delay = Duration::from_millis(200);
         let mut first = true;
         loop {
             let from = reader.next_index() as i64 + 1;
-            let page = match self.ledger.follow::<Envelope>(&log, from).await {
-                Ok(page) => page,
-                Err(err) => {
-                    tracing::warn!(%policy_id, "reading the channel: {err:#}; again in {delay:?}");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(RETRY_MAX);
-                    continue;
-                }
-            };
-            delay = Duration::from_millis(200);
-            for (_, envelope) in page {
-                let sealed = envelope.open()?;
-                let Some(command) = self.next_command(&mut reader, &sealed, &policy.state)? else { continue };
+            for (_, envelope) in self.page::<Envelope>(&log, from, "the channel").await {
+                let Some(command) = command_for(&mut reader, &envelope.open()?, &policy.state)? else { continue };
                 let closes = matches!(command, PolicyReadingsCommand::Close { .. });
                 policy = record(&self.store, &stream_id, policy, command).await?;
                 if closes {
@@ -231,32 +229,31 @@ impl Provider {
             }
         }
     }
+}
 
-    /// What message `sealed` means for the policy: a reading to store, the end of access, or nothing.
-    fn next_command(
-        &self,
-        reader: &mut Reader,
-        sealed: &mam::SealedMessage,
-        state: &PolicyReadingsState,
-    ) -> anyhow::Result<Option<PolicyReadingsCommand>> {
-        let (index, at) = (sealed.index, Utc::now());
-        match reader.open(sealed) {
-            Ok(opened) if opened.kind == Kind::Data && index >= state.next_index => {
-                let values: ReadingValues = match serde_json::from_slice(&opened.payload) {
-                    Ok(values) => values,
-                    Err(err) => {
-                        tracing::warn!(index, "skipped a message that is not a scope reading: {err}");
-                        return Ok(None);
-                    }
-                };
-                Ok(Some(PolicyReadingsCommand::Store { index, epoch: opened.epoch, values, at }))
-            }
-            Ok(_) => Ok(None),
-            Err(MamError::Revoked) => {
-                Ok(Some(PolicyReadingsCommand::Close { index, because: ClosedBecause::RotatedOut, at }))
-            }
-            Err(err) => Err(anyhow::anyhow!("message {index} does not open: {err}")),
+/// What message `sealed` means for the policy: a reading to store, the end of access, or nothing.
+fn command_for(
+    reader: &mut Reader,
+    sealed: &mam::SealedMessage,
+    state: &PolicyReadingsState,
+) -> anyhow::Result<Option<PolicyReadingsCommand>> {
+    let (index, at) = (sealed.index, Utc::now());
+    match reader.open(sealed) {
+        Ok(opened) if opened.kind == Kind::Data && index >= state.next_index => {
+            let values: ReadingValues = match serde_json::from_slice(&opened.payload) {
+                Ok(values) => values,
+                Err(err) => {
+                    tracing::warn!(index, "skipped a message that is not a scope reading: {err}");
+                    return Ok(None);
+                }
+            };
+            Ok(Some(PolicyReadingsCommand::Store { index, epoch: opened.epoch, values, at }))
         }
+        Ok(_) => Ok(None),
+        Err(MamError::Revoked) => {
+            Ok(Some(PolicyReadingsCommand::Close { index, because: ClosedBecause::RotatedOut, at }))
+        }
+        Err(err) => Err(anyhow::anyhow!("message {index} does not open: {err}")),
     }
 }
 
@@ -268,15 +265,15 @@ async fn record(
     policy: Loaded<PolicyReadingsState>,
     command: PolicyReadingsCommand,
 ) -> anyhow::Result<Loaded<PolicyReadingsState>> {
-    let mut delay = Duration::from_millis(100);
+    let mut backoff = Backoff::new(RETRY_INITIAL, RETRY_MAX);
     for _ in 0..RECORD_ATTEMPTS {
         match execute_from::<PolicyReadings>(store, stream_id, Some(policy.clone()), command.clone()).await {
             Ok((_, after)) => return Ok(after),
             Err(CommandError::Refused(HomeError::AlreadyStored { .. })) => return Ok(policy),
             Err(CommandError::Log(err)) if err.is_transient() => {
+                let delay = backoff.next_delay();
                 tracing::warn!("storing a reading: {err}; again in {delay:?}");
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(RETRY_MAX);
             }
             Err(err) => return Err(err.into()),
         }
