@@ -6,4 +6,5 @@ pub mod command;
 pub mod home;
 pub mod http;
 pub mod ocpp;
+pub mod peers;
 pub mod site;

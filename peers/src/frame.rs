@@ -74,6 +74,18 @@ impl Frame {
         Frame { header, body }
     }
 
+    /// Whether this is MyCHIPs' unencrypted "raw" mode, which notch never speaks: an `A` with no body, or a body
+    /// that is plain JSON text (a Noise message starts with a random ephemeral key and is never valid UTF-8 JSON
+    /// in practice).
+    pub fn is_raw(&self) -> bool {
+        if self.header == Header::Ack {
+            return self.body.is_empty();
+        }
+        let Ok(text) = std::str::from_utf8(&self.body) else { return false };
+        let text = text.trim();
+        (text.starts_with('{') && text.ends_with('}')) || (text.starts_with('"') && text.ends_with('"'))
+    }
+
     /// The frame's bytes on the wire.
     pub fn encode(&self) -> Vec<u8> {
         let length = u32::try_from(1 + self.body.len()).expect("a frame body is bounded far below 4 GiB");
@@ -135,6 +147,16 @@ impl FrameDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_mode_frames_are_recognised_and_noise_frames_are_not() {
+        assert!(Frame::new(Header::Ack, Vec::new()).is_raw(), "raw mode's A is the header alone");
+        assert!(Frame::new(Header::Identity, br#""c2l0ZQ""#.to_vec()).is_raw());
+        assert!(Frame::new(Header::Ticket, br#"{"target":"tally","action":"ticket"}"#.to_vec()).is_raw());
+        let noise = crate::noise::identity_announcement(&[9; 32], br#""c2l0ZQ""#).unwrap();
+        assert!(!Frame::new(Header::Identity, noise).is_raw());
+        assert!(!Frame::new(Header::Ack, vec![0; 48]).is_raw());
+    }
 
     #[test]
     fn a_frame_is_its_length_its_header_and_its_body() {

@@ -156,6 +156,29 @@ impl Transport {
     pub fn open(&mut self, ciphertext: &[u8]) -> Result<Vec<u8>, NoiseError> {
         self.receive.open(ciphertext)
     }
+
+    /// The two directions apart, for a connection whose reading and writing run separately.
+    pub fn split(self) -> (Sealer, Opener) {
+        (Sealer(self.send), Opener(self.receive))
+    }
+}
+
+/// The sending half of a [`Transport`].
+pub struct Sealer(CipherState);
+
+/// The receiving half of a [`Transport`].
+pub struct Opener(CipherState);
+
+impl Sealer {
+    pub fn seal(&mut self, plaintext: &[u8]) -> Result<Vec<u8>, NoiseError> {
+        self.0.seal(plaintext)
+    }
+}
+
+impl Opener {
+    pub fn open(&mut self, ciphertext: &[u8]) -> Result<Vec<u8>, NoiseError> {
+        self.0.open(ciphertext)
+    }
 }
 
 impl CipherState {

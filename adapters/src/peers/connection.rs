@@ -1,0 +1,113 @@
+//! An open connection: one task writes the queued messages as `T` frames, the other reads `T` frames and hands
+//! each message to the business, in order. Either ending ends the connection.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use peers::noise::{Opener, Sealer, Transport};
+use peers::{Frame, Header};
+use serde_json::Value;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::mpsc;
+
+use super::handler::PeerHandler;
+use super::refusal::Refusal;
+use super::respond::object;
+use super::wire::{write_frame, FrameReader};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+/// What the status shows of one connection.
+pub struct ConnectionInfo {
+    pub id: u64,
+    pub agent: String,
+    pub remote: String,
+    pub direction: Direction,
+    pub started_at: DateTime<Utc>,
+    pub open: AtomicBool,
+    pub sent: AtomicU64,
+    pub received: AtomicU64,
+}
+
+impl ConnectionInfo {
+    pub fn new(id: u64, agent: String, remote: String, direction: Direction) -> ConnectionInfo {
+        ConnectionInfo {
+            id,
+            agent,
+            remote,
+            direction,
+            started_at: Utc::now(),
+            open: AtomicBool::new(false),
+            sent: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+        }
+    }
+}
+
+/// An open connection's parts once its handshake is done.
+pub struct Open {
+    pub reader: FrameReader,
+    pub writer: OwnedWriteHalf,
+    pub transport: Transport,
+    /// A `K` payload to deliver before any `T`.
+    pub first: Option<Value>,
+}
+
+pub async fn run(
+    open: Open,
+    queue: mpsc::Receiver<Value>,
+    info: &ConnectionInfo,
+    handler: &dyn PeerHandler,
+    idle_timeout: Duration,
+) -> Result<(), Refusal> {
+    info.open.store(true, Ordering::Release);
+    let (sealer, opener) = open.transport.split();
+    tokio::select! {
+        written = write_queued(open.writer, sealer, queue, info) => written,
+        read = read_messages(open.reader, opener, open.first, info, handler, idle_timeout) => read,
+    }
+}
+
+async fn write_queued(
+    mut writer: OwnedWriteHalf,
+    mut sealer: Sealer,
+    mut queue: mpsc::Receiver<Value>,
+    info: &ConnectionInfo,
+) -> Result<(), Refusal> {
+    while let Some(message) = queue.recv().await {
+        let body = sealer.seal(&serde_json::to_vec(&message).expect("a JSON value serialises"))?;
+        write_frame(&mut writer, &Frame::new(Header::Transport, body)).await?;
+        info.sent.fetch_add(1, Ordering::Relaxed);
+    }
+    // The link let go of this connection (it is stopping).
+    Err(Refusal::Closed)
+}
+
+async fn read_messages(
+    mut reader: FrameReader,
+    mut opener: Opener,
+    first: Option<Value>,
+    info: &ConnectionInfo,
+    handler: &dyn PeerHandler,
+    idle_timeout: Duration,
+) -> Result<(), Refusal> {
+    if let Some(first) = first {
+        info.received.fetch_add(1, Ordering::Relaxed);
+        handler.receive(&info.agent, first).await;
+    }
+    loop {
+        let frame = tokio::time::timeout(idle_timeout, reader.next()).await.map_err(|_| Refusal::Idle)??;
+        if frame.header != Header::Transport {
+            return Err(Refusal::Unexpected(frame.header));
+        }
+        let message = object(&opener.open(&frame.body)?)?;
+        info.received.fetch_add(1, Ordering::Relaxed);
+        handler.receive(&info.agent, message).await;
+    }
+}
