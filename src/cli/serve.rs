@@ -9,6 +9,8 @@ use tokio::sync::watch;
 
 use super::charging::{self, ChargingArgs};
 use super::node::{DbArgs, Node};
+use super::peer_control::{PeerArgs, PeerControl};
+use super::{control, key_file};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -22,11 +24,18 @@ pub struct ServeArgs {
     pool_size: usize,
     #[command(flatten)]
     charging: ChargingArgs,
+    #[command(flatten)]
+    peer: PeerArgs,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let charging_keys = charging::keys(&args.db)?;
     let charging_settings = args.charging.settings()?;
+    let peer_limits = args.peer.limits()?;
+    let passphrase = match args.peer.peer_listen {
+        Some(_) => Some(key_file::passphrase("NOTCH_PASSPHRASE", "Passphrase for the site key: ", false)?),
+        None => None,
+    };
     let node = Node::open(&args.db, args.pool_size).await?;
     adapters::site::legacy::adopt_legacy_lifts(&node.store, chrono::Utc::now()).await?;
     let charging = adapters::charging::ChargingService::new(node.store.clone(), charging_keys, charging_settings);
@@ -43,6 +52,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (bound, server) =
         adapters::http::serve_with_charging(args.listen, node.store.clone(), charging, shutdown).await?;
     let server = tokio::spawn(server);
+    let peers = PeerControl::new(node.store.clone(), args.db.data_dir.clone(), peer_limits);
+    let control = control::listen(&args.db.data_dir, peers.clone(), stop_rx.clone()).await?;
+    if let Some(passphrase) = passphrase {
+        peers.start(passphrase, args.peer.peer_listen).await?;
+    }
     tracing::info!(
         listen = %bound,
         node_public_key = %hex_key(&node),
@@ -51,6 +65,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     wait_for_stop_signal().await?;
     tracing::info!("stopping: finishing open requests and projection batches");
     let _ = stop_tx.send(true);
+    peers.stop().await;
+    let _ = control.await;
     let _ = server.await;
     for runner in runners {
         let _ = runner.await;

@@ -49,9 +49,15 @@ impl Serving {
 
     /// [`Serving::start_with`] on `port` (a restart where the other parties expect it).
     pub async fn start_at(data_dir: &Path, port: u16, env: &[(&str, &str)]) -> Serving {
+        Self::start_with_args(data_dir, port, &[], env).await
+    }
+
+    /// [`Serving::start_at`] with more `notch serve` arguments.
+    pub async fn start_with_args(data_dir: &Path, port: u16, args: &[&str], env: &[(&str, &str)]) -> Serving {
         let child = Command::new(NOTCH)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
             .arg(data_dir)
+            .args(args)
             .env("NOTCH_LOG", "warn")
             .envs(env.iter().copied())
             .stdout(Stdio::null())

@@ -2,7 +2,7 @@
 // 3.0.2, frame-stream 2.1.0, sodium-native's Ed25519 -> X25519 conversion), for notch's interop tests. It adds
 // no protocol logic of its own: the handshakes, the framing and the transport keys are the libraries'.
 //
-//   node peer.js dial   --seed HEX --host H --port P --to AGENT --mode ticket|kk --count N
+//   node peer.js dial   --seed HEX --host H --port P --to AGENT --mode ticket|kk --count N [--token T --cuid C]
 //       connects, sends an I (ticket) or an N then a K, waits for A, sends N T messages {target:"echo", n},
 //       and prints one JSON line per message received, then {"done":true}.
 //   node peer.js listen --seed HEX --token TOKEN
@@ -86,7 +86,7 @@ function dial () {
   let link = null
   const socket = net.connect(Number(a.port), a.host, () => {
     const { encode, decode } = framed(socket)
-    const from = { agent: me.agent, host: '127.0.0.1', port: 0 }
+    const from = { cuid: a.cuid || 'js', agent: me.agent, host: '127.0.0.1', port: 0 }
     let state
     if (a.mode === 'ticket') {
       state = noise.initialize('IK', true, Buffer.alloc(0), me.keys, null, remote)
@@ -107,6 +107,7 @@ function dial () {
         if (header !== 'A') throw new Error('expected A, got ' + header)
         link = transport(readHandshake(state, body).split)
         print({ event: 'open' })
+        if (count === 0) { print({ done: true }); socket.end(); return }
         for (let n = 0; n < count; n++) encode.write(link.seal({ target: 'echo', action: 'ping', n, text: 'x'.repeat(1000) }))
         return
       }

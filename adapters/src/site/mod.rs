@@ -7,6 +7,7 @@ pub mod legacy;
 pub mod lift_commit;
 pub mod lift_graph;
 pub mod lifts;
+pub mod peer_link;
 pub mod seed;
 pub mod tallies;
 

@@ -11,6 +11,9 @@ use domain::site::site_aggregate::{SiteCommand, SiteIdentity};
 use domain::site::user::{Contact, UserCommand};
 use ed25519_dalek::SigningKey;
 
+use age::secrecy::ExposeSecret;
+
+use crate::cli::control::{self, ControlRequest};
 use crate::cli::key_file;
 use crate::cli::node::{DbArgs, Node};
 
@@ -59,6 +62,28 @@ enum AdminCommand {
     Config {
         #[command(subcommand)]
         action: ConfigAction,
+    },
+    /// The peer server (the Noise link to other sites) of the running `notch serve` on this data directory.
+    Peer {
+        #[command(subcommand)]
+        action: PeerAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum PeerAction {
+    /// Start it: opens the site key (NOTCH_PASSPHRASE or a prompt); prints the address it listens on.
+    Start {
+        /// Address to listen on (default: the one it last listened on).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Stop it and close every peer connection; the HTTP API goes on.
+    Stop,
+    /// Open connections, counters by peer, refusals by kind.
+    Status {
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -139,6 +164,10 @@ fn parse_contact(entry: &str) -> Result<(String, String), String> {
 }
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
+    if let AdminCommand::Peer { action } = args.command {
+        peer(&args.db, action).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let node = Node::open(&args.db, 4).await?;
     let result = match adapters::site::legacy::adopt_legacy_lifts(&node.store, Utc::now()).await {
         Ok(_) => dispatch(&node, &args.db, args.command).await,
@@ -153,6 +182,7 @@ async fn dispatch(node: &Node, db: &DbArgs, command: AdminCommand) -> anyhow::Re
     let now = Utc::now();
     match command {
         AdminCommand::Init { name, host, port } => init(store, db, name, host, port, now).await?,
+        AdminCommand::Peer { .. } => unreachable!("run() sends peer commands to the service"),
         AdminCommand::Key { action } => key(store, db, action, now).await?,
         AdminCommand::User { action } => user(store, action, now).await?,
         AdminCommand::Ticket { cid, expires } => {
@@ -183,6 +213,51 @@ async fn dispatch(node: &Node, db: &DbArgs, command: AdminCommand) -> anyhow::Re
         },
     }
     Ok(())
+}
+
+/// Talks to the running service: the peer server lives in its process.
+async fn peer(db: &DbArgs, action: PeerAction) -> anyhow::Result<()> {
+    let request = match &action {
+        PeerAction::Start { listen } => {
+            let passphrase = key_file::passphrase("NOTCH_PASSPHRASE", "Passphrase for the site key: ", false)?;
+            ControlRequest::StartPeerServer { passphrase: passphrase.expose_secret().to_owned(), listen: *listen }
+        }
+        PeerAction::Stop => ControlRequest::StopPeerServer,
+        PeerAction::Status { .. } => ControlRequest::PeerStatus,
+    };
+    let status = control::ask(&db.data_dir, &request).await?;
+    match action {
+        PeerAction::Start { .. } => {
+            println!("peer server listening on {}", status["listening"].as_str().unwrap_or("?"))
+        }
+        PeerAction::Stop => {}
+        PeerAction::Status { json: true } => println!("{}", serde_json::to_string_pretty(&status)?),
+        PeerAction::Status { json: false } => print!("{}", peer_status_text(&status)),
+    }
+    Ok(())
+}
+
+fn peer_status_text(status: &serde_json::Value) -> String {
+    let Some(listening) = status["listening"].as_str() else { return "peer server: stopped\n".into() };
+    let mut text =
+        format!("peer server: listening on {listening}, agent {}\n", status["agent"].as_str().unwrap_or("?"));
+    let connections = status["connections"].as_array().cloned().unwrap_or_default();
+    text += &format!("connections: {}\n", connections.len());
+    for c in &connections {
+        text += &format!(
+            "  {} {} {} {} sent {} received {}\n",
+            c["direction"].as_str().unwrap_or("?"),
+            c["agent"].as_str().unwrap_or("?"),
+            c["remote"].as_str().unwrap_or("?"),
+            if c["open"] == true { "open" } else { "handshaking" },
+            c["messages_sent"],
+            c["messages_received"],
+        );
+    }
+    for (kind, count) in status["refusals"].as_object().into_iter().flatten() {
+        text += &format!("refused {kind}: {count}\n");
+    }
+    text
 }
 
 /// Decides first (nothing written if refused), then keeps the key, then records the site.

@@ -19,4 +19,30 @@ pub enum TallyTicketCommand {
     },
     /// The caller accepts the invitation: tally `tally_id` is drafted between the two.
     RedeemTallyTicket { caller: Caller, tally_id: Uuid, at: DateTime<Utc> },
+    /// A user of another site presents the ticket through its site's peer link (an IK ticket request).
+    /// `key_proved` says whether the request's Noise static key is the key of the site it names: when it is not,
+    /// the ticket is spent all the same and refused.
+    RedeemTallyTicketFromSite {
+        redeemer: ForeignParty,
+        key_proved: bool,
+        /// A locked site accepts nothing but admin work.
+        site_locked: bool,
+        tally_id: Uuid,
+        at: DateTime<Utc>,
+    },
+}
+
+/// A user of another site: its CID there and that site's agent id (base64url of its site key).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ForeignParty {
+    pub cid: String,
+    pub agent: String,
+}
+
+impl ForeignParty {
+    /// How a ticket's `counterpart` names this party: `cid:agent`.
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.cid, self.agent)
+    }
 }

@@ -47,13 +47,46 @@ impl Decider for TallyTicket {
                 };
                 Ok(vec![match reason {
                     Some(reason) => TallyTicketEvent::TallyTicketRefused { reason: reason.into(), at },
-                    None => TallyTicketEvent::TallyTicketRedeemed { issuer: issuer.clone(), redeemer, tally_id, at },
+                    None => TallyTicketEvent::TallyTicketRedeemed {
+                        issuer: issuer.clone(),
+                        redeemer,
+                        redeemer_site: None,
+                        tally_id,
+                        at,
+                    },
                 }])
             }
             (_, TallyTicketCommand::RedeemTallyTicket { caller, .. }) => {
                 caller.require_active()?;
                 Err(SiteError::TicketInvalid)
             }
+            (_, TallyTicketCommand::RedeemTallyTicketFromSite { site_locked: true, .. }) => Err(SiteError::SiteLocked),
+            (
+                TallyTicketState::Issued { issuer, counterpart, expires_at },
+                TallyTicketCommand::RedeemTallyTicketFromSite { redeemer, key_proved, tally_id, at, .. },
+            ) => {
+                let reason = if !key_proved {
+                    Some("the ticket request's Noise key is not the key of the site it names")
+                } else if at >= *expires_at {
+                    Some("expired")
+                } else if counterpart.as_ref().is_some_and(|c| *c != redeemer.address()) {
+                    Some("ticket is for another counterpart")
+                } else {
+                    None
+                };
+                Ok(vec![match reason {
+                    Some(reason) => TallyTicketEvent::TallyTicketRefused { reason: reason.into(), at },
+                    None => TallyTicketEvent::TallyTicketRedeemed {
+                        issuer: issuer.clone(),
+                        redeemer: redeemer.cid,
+                        redeemer_site: Some(redeemer.agent),
+                        tally_id,
+                        at,
+                    },
+                }])
+            }
+            // An unknown or spent token writes nothing: a peer cannot grow the log with made-up tickets.
+            (_, TallyTicketCommand::RedeemTallyTicketFromSite { .. }) => Err(SiteError::TicketInvalid),
         }
     }
 

@@ -17,7 +17,11 @@ pub enum TallyTicketEvent {
     },
     TallyTicketRedeemed {
         issuer: String,
+        /// The redeemer's CID (on its own site, when `redeemer_site` is set).
         redeemer: String,
+        /// The agent id of the redeemer's site, for a user of another site.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        redeemer_site: Option<String>,
         tally_id: Uuid,
         at: DateTime<Utc>,
     },

@@ -9,7 +9,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use commands::TallyTicketCommand;
+pub use commands::{ForeignParty, TallyTicketCommand};
 pub use events::TallyTicketEvent;
 pub use state::TallyTicketState;
 

@@ -59,3 +59,47 @@ fn only_an_active_user_of_an_open_site_issues_or_redeems() {
     };
     assert_eq!(TallyTicket::decide(&Default::default(), cmd), Err(SiteError::UserNotActive("closed")));
 }
+
+fn redeem_from_site(state: &TallyTicketState, cid: &str, key_proved: bool, at: i64) -> Result<bool, SiteError> {
+    let redeemer = ForeignParty { cid: cid.into(), agent: "c2l0ZUI".into() };
+    let cmd = TallyTicketCommand::RedeemTallyTicketFromSite {
+        redeemer,
+        key_proved,
+        site_locked: false,
+        tally_id: Uuid::nil(),
+        at: t(at),
+    };
+    let events = TallyTicket::decide(state, cmd)?;
+    assert_eq!(events.iter().fold(state.clone(), TallyTicket::evolve), TallyTicketState::Spent, "spent either way");
+    Ok(match &events[..] {
+        [TallyTicketEvent::TallyTicketRedeemed { redeemer, redeemer_site, .. }] => {
+            assert_eq!((redeemer.as_str(), redeemer_site.as_deref()), (cid, Some("c2l0ZUI")));
+            true
+        }
+        _ => false,
+    })
+}
+
+#[test]
+fn a_user_of_another_site_redeems_through_a_proved_site_key_in_time() {
+    assert_eq!(redeem_from_site(&issued(None), "bob", true, 10), Ok(true));
+    assert_eq!(redeem_from_site(&issued(Some("bob:c2l0ZUI")), "bob", true, 10), Ok(true));
+    assert_eq!(redeem_from_site(&issued(Some("bob")), "bob", true, 10), Ok(false), "a local CID is not bob there");
+    assert_eq!(redeem_from_site(&issued(None), "bob", false, 10), Ok(false), "an unproved key spends the ticket");
+    assert_eq!(redeem_from_site(&issued(None), "bob", true, 100), Ok(false));
+}
+
+#[test]
+fn an_unknown_or_spent_ticket_from_another_site_writes_nothing() {
+    for state in [TallyTicketState::Missing, TallyTicketState::Spent] {
+        assert_eq!(redeem_from_site(&state, "bob", true, 10), Err(SiteError::TicketInvalid));
+    }
+    let locked = TallyTicketCommand::RedeemTallyTicketFromSite {
+        redeemer: ForeignParty { cid: "bob".into(), agent: "c2l0ZUI".into() },
+        key_proved: true,
+        site_locked: true,
+        tally_id: Uuid::nil(),
+        at: t(10),
+    };
+    assert_eq!(TallyTicket::decide(&issued(None), locked), Err(SiteError::SiteLocked));
+}
