@@ -6,6 +6,7 @@ mod bench_audit;
 mod bench_consent;
 mod bench_mam;
 mod bench_p1;
+mod bench_peer;
 mod charging;
 mod control;
 mod home;
@@ -76,6 +77,8 @@ enum BenchCommand {
     Mam(bench_mam::BenchMamArgs),
     /// The consent dialogues end to end: grant and revocation latency while devices publish once a second.
     Consent(bench_consent::BenchConsentArgs),
+    /// The site-to-site link: KK handshakes and 1 KiB messages per second, next to npm noise-protocol.
+    Peer(bench_peer::BenchPeerArgs),
     /// The lift finder against a recursive CTE on a random network, then clearing it.
     Lifts(site::bench_lifts::BenchLiftsArgs),
 }
@@ -89,6 +92,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench { which: BenchCommand::P1(args) } => bench_p1::run(args),
         Command::Bench { which: BenchCommand::Mam(args) } => bench_mam::run(args).await,
         Command::Bench { which: BenchCommand::Consent(args) } => bench_consent::run(args).await,
+        Command::Bench { which: BenchCommand::Peer(args) } => bench_peer::run(args).await,
         Command::Bench { which: BenchCommand::Lifts(args) } => site::bench_lifts::run(args).await,
         Command::Admin(args) => site::admin::run(args).await,
         Command::Home(args) => home::run(args).await,

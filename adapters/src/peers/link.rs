@@ -73,30 +73,54 @@ impl PeerLink {
     /// carries it in its handshake. A ticket request always opens its own connection (its `I`). `from` is
     /// stamped with this site. The message is lost if the connection fails before writing it: the business
     /// above records what it sends and retries until the peer acknowledges.
-    pub fn send(self: &Arc<Self>, to: &PeerAddress, mut message: Value) -> Result<(), SendError> {
+    pub fn send(self: &Arc<Self>, to: &PeerAddress, message: Value) -> Result<(), SendError> {
+        let message = self.prepare(to, message)?;
+        self.enqueue(to, message)
+    }
+
+    /// [`Self::send`], waiting for room when the connection's queue is full (the business's backpressure).
+    pub async fn send_when_ready(self: &Arc<Self>, to: &PeerAddress, message: Value) -> Result<(), SendError> {
+        let message = self.prepare(to, message)?;
+        let queue = {
+            let state = self.state.lock().expect("link lock");
+            match state.connections.get(&to.agent).and_then(|handles| handles.first()) {
+                Some(handle) if !is_ticket_request(&message) => handle.queue.clone(),
+                _ => {
+                    drop(state);
+                    return self.enqueue(to, message);
+                }
+            }
+        };
+        queue.send(message).await.map_err(|_| SendError::Stopped)
+    }
+
+    /// Checks the address and the size, and stamps `from`.
+    fn prepare(&self, to: &PeerAddress, mut message: Value) -> Result<Value, SendError> {
         to.noise_key().map_err(SendError::Address)?;
         stamp_from(&mut message, &self.identity);
         let bytes = serde_json::to_vec(&message).expect("a JSON value serialises").len();
         if bytes + TAG_BYTES > self.limits.max_body_bytes {
             return Err(SendError::TooLarge { bytes, most: self.limits.max_body_bytes - TAG_BYTES });
         }
+        Ok(message)
+    }
+
+    fn enqueue(self: &Arc<Self>, to: &PeerAddress, message: Value) -> Result<(), SendError> {
         let mut state = self.state.lock().expect("link lock");
         if state.stopped {
             return Err(SendError::Stopped);
         }
         if !is_ticket_request(&message) {
             if let Some(handle) = state.connections.get(&to.agent).and_then(|handles| handles.first()) {
-                return handle
-                    .queue
-                    .try_send(message)
-                    .map_err(|_| SendError::QueueFull(self.limits.max_queued_messages));
+                let full = SendError::QueueFull(self.limits.max_queued_messages);
+                return handle.queue.try_send(message).map_err(|_| full);
             }
         }
         if state.connection_count() >= self.limits.max_connections {
             return Err(SendError::TooManyConnections);
         }
-        let (info, queue) =
-            self.register(&mut state, to.agent.clone(), format!("{}:{}", to.host, to.port), Direction::Outbound);
+        let remote = format!("{}:{}", to.host, to.port);
+        let (info, queue) = self.register(&mut state, to.agent.clone(), remote, Direction::Outbound);
         drop(state);
         tokio::spawn(self.clone().dial_and_run(to.clone(), message, info, queue));
         Ok(())

@@ -17,6 +17,7 @@ mod status;
 mod wire;
 
 pub use connection::Direction;
+pub use dial::{dial, Dialed};
 pub use handler::{PeerHandler, TicketClaim};
 pub use identity::{noise_key_of, PeerAddress, SiteIdentity};
 pub use limits::PeerLimits;
