@@ -103,22 +103,30 @@ impl Frame {
 pub struct FrameDecoder {
     max_body: usize,
     buffer: Vec<u8>,
+    /// Where the next frame starts in `buffer`: frames are taken without moving the rest, which is moved down
+    /// once per `push`.
+    start: usize,
 }
 
 impl FrameDecoder {
     pub fn new(max_body: usize) -> FrameDecoder {
         assert!(max_body <= MAX_BODY_BYTES, "the frame bound is at most {MAX_BODY_BYTES} bytes");
-        FrameDecoder { max_body, buffer: Vec::new() }
+        FrameDecoder { max_body, buffer: Vec::new(), start: 0 }
     }
 
     /// Adds bytes read from the socket.
     pub fn push(&mut self, bytes: &[u8]) {
+        if self.start > 0 {
+            self.buffer.drain(..self.start);
+            self.start = 0;
+        }
         self.buffer.extend_from_slice(bytes);
     }
 
     /// The next whole frame, `None` until one has arrived, or the error that must close the connection.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
-        let Some(prefix) = self.buffer.get(..LENGTH_BYTES) else { return Ok(None) };
+        let buffer = &self.buffer[self.start..];
+        let Some(prefix) = buffer.get(..LENGTH_BYTES) else { return Ok(None) };
         let declared = u32::from_be_bytes(prefix.try_into().expect("4 bytes")) as usize;
         if declared == 0 {
             return Err(FrameError::Empty);
@@ -126,21 +134,21 @@ impl FrameDecoder {
         if declared - 1 > self.max_body {
             return Err(FrameError::TooLong { declared: declared as u64, most: self.max_body + 1 });
         }
-        if let Some(&header) = self.buffer.get(LENGTH_BYTES) {
+        if let Some(&header) = buffer.get(LENGTH_BYTES) {
             Header::from_byte(header)?;
         }
-        if self.buffer.len() < LENGTH_BYTES + declared {
+        if buffer.len() < LENGTH_BYTES + declared {
             return Ok(None);
         }
-        let header = Header::from_byte(self.buffer[LENGTH_BYTES])?;
-        let body = self.buffer[LENGTH_BYTES + 1..LENGTH_BYTES + declared].to_vec();
-        self.buffer.drain(..LENGTH_BYTES + declared);
+        let header = Header::from_byte(buffer[LENGTH_BYTES])?;
+        let body = buffer[LENGTH_BYTES + 1..LENGTH_BYTES + declared].to_vec();
+        self.start += LENGTH_BYTES + declared;
         Ok(Some(Frame { header, body }))
     }
 
-    /// Bytes held that are not a whole frame yet (at most a prefix, a header and `max_body`).
+    /// Bytes held that are not a whole frame yet (at most a prefix, a header and `max_body`, plus the last read).
     pub fn buffered(&self) -> usize {
-        self.buffer.len()
+        self.buffer.len() - self.start
     }
 }
 

@@ -10,7 +10,7 @@
 //! ChaCha20-Poly1305 (IETF) with nonce = 4 zero bytes ‖ the 64-bit little-endian counter, empty associated data,
 //! no rekey, exactly as the spec's CipherState.
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 
 pub const IK: &str = "Noise_IK_25519_ChaChaPoly_BLAKE2b";
@@ -173,11 +173,44 @@ impl Sealer {
     pub fn seal(&mut self, plaintext: &[u8]) -> Result<Vec<u8>, NoiseError> {
         self.0.seal(plaintext)
     }
+
+    /// Appends a whole `T` frame carrying `plaintext` to `out` (length, header, ciphertext, tag), sealed in
+    /// place: a batch of frames is one buffer and one write.
+    pub fn seal_frame_into(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), NoiseError> {
+        let length = u32::try_from(1 + plaintext.len() + TAG_BYTES).expect("a frame body is bounded far below 4 GiB");
+        let nonce = self.0.next_nonce()?;
+        out.extend_from_slice(&length.to_be_bytes());
+        out.push(crate::Header::Transport.byte());
+        let start = out.len();
+        out.extend_from_slice(plaintext);
+        let tag = self
+            .0
+            .cipher
+            .encrypt_in_place_detached(&nonce, &[], &mut out[start..])
+            .expect("ChaCha20-Poly1305 seals any length here");
+        out.extend_from_slice(&tag);
+        self.0.nonce += 1;
+        Ok(())
+    }
 }
 
 impl Opener {
     pub fn open(&mut self, ciphertext: &[u8]) -> Result<Vec<u8>, NoiseError> {
         self.0.open(ciphertext)
+    }
+
+    /// [`Self::open`] without a copy: the `T` body becomes its plaintext.
+    pub fn open_in_place(&mut self, mut body: Vec<u8>) -> Result<Vec<u8>, NoiseError> {
+        let Some(text_len) = body.len().checked_sub(TAG_BYTES) else { return Err(NoiseError::Decrypt) };
+        let nonce = self.0.next_nonce()?;
+        let (text, tag) = body.split_at_mut(text_len);
+        self.0
+            .cipher
+            .decrypt_in_place_detached(&nonce, &[], text, chacha20poly1305::Tag::from_slice(tag))
+            .map_err(|_| NoiseError::Decrypt)?;
+        self.0.nonce += 1;
+        body.truncate(text_len);
+        Ok(body)
     }
 }
 
@@ -228,6 +261,26 @@ mod tests {
     fn site(seed: u8) -> ([u8; 32], [u8; 32]) {
         let key = SigningKey::from_bytes(&[seed; 32]);
         (noise_secret_key(&key), noise_public_key(&key.verifying_key()))
+    }
+
+    #[test]
+    fn a_sealed_frame_in_place_is_the_frame_of_the_sealed_bytes_and_opens_in_place() {
+        let (mut a, mut b) = (Transport::new([1; 32], [2; 32]), Transport::new([1; 32], [2; 32]));
+        let mut out = Vec::new();
+        let (mut sealer, _) = Transport::new([1; 32], [2; 32]).split();
+        sealer.seal_frame_into(b"{\"n\":1}", &mut out).unwrap();
+        sealer.seal_frame_into(b"{\"n\":2}", &mut out).unwrap();
+        let mut expected = crate::Frame::new(crate::Header::Transport, a.seal(b"{\"n\":1}").unwrap()).encode();
+        expected.extend(crate::Frame::new(crate::Header::Transport, a.seal(b"{\"n\":2}").unwrap()).encode());
+        assert_eq!(out, expected);
+        let (_, mut opener) = Transport::new([2; 32], [1; 32]).split();
+        let body = b.seal(b"{}").unwrap();
+        assert_eq!(opener.open_in_place(body.clone()).unwrap(), b"{}");
+        let mut tampered = b.seal(b"{}").unwrap();
+        tampered[0] ^= 1;
+        assert!(matches!(opener.open_in_place(tampered.clone()), Err(NoiseError::Decrypt)));
+        tampered[0] ^= 1;
+        assert_eq!(opener.open_in_place(tampered).unwrap(), b"{}", "the failure left the nonce where it was");
     }
 
     fn talk(initiator: &mut Transport, responder: &mut Transport) {

@@ -6,15 +6,19 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use peers::noise::{Opener, Sealer, Transport};
-use peers::{Frame, Header};
+use peers::Header;
 use serde_json::Value;
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
 use super::handler::PeerHandler;
 use super::refusal::Refusal;
 use super::respond::object;
-use super::wire::{write_frame, FrameReader};
+use super::wire::FrameReader;
+
+/// Frames waiting in the queue are sealed into one buffer of about this size and written at once.
+const WRITE_BATCH_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -61,7 +65,7 @@ pub struct Open {
 
 pub async fn run(
     open: Open,
-    queue: mpsc::Receiver<Value>,
+    queue: mpsc::Receiver<Vec<u8>>,
     info: &ConnectionInfo,
     handler: &dyn PeerHandler,
     idle_timeout: Duration,
@@ -74,16 +78,25 @@ pub async fn run(
     }
 }
 
+/// Writes each queued message (its JSON bytes) as a `T`, batching what has queued up meanwhile.
 async fn write_queued(
     mut writer: OwnedWriteHalf,
     mut sealer: Sealer,
-    mut queue: mpsc::Receiver<Value>,
+    mut queue: mpsc::Receiver<Vec<u8>>,
     info: &ConnectionInfo,
 ) -> Result<(), Refusal> {
+    let mut batch = Vec::with_capacity(2 * WRITE_BATCH_BYTES);
     while let Some(message) = queue.recv().await {
-        let body = sealer.seal(&serde_json::to_vec(&message).expect("a JSON value serialises"))?;
-        write_frame(&mut writer, &Frame::new(Header::Transport, body)).await?;
-        info.sent.fetch_add(1, Ordering::Relaxed);
+        batch.clear();
+        sealer.seal_frame_into(&message, &mut batch)?;
+        let mut count = 1;
+        while batch.len() < WRITE_BATCH_BYTES {
+            let Ok(message) = queue.try_recv() else { break };
+            sealer.seal_frame_into(&message, &mut batch)?;
+            count += 1;
+        }
+        writer.write_all(&batch).await?;
+        info.sent.fetch_add(count, Ordering::Relaxed);
     }
     // The link let go of this connection (it is stopping).
     Err(Refusal::Closed)
@@ -106,7 +119,7 @@ async fn read_messages(
         if frame.header != Header::Transport {
             return Err(Refusal::Unexpected(frame.header));
         }
-        let message = object(&opener.open(&frame.body)?)?;
+        let message = object(&opener.open_in_place(frame.body)?)?;
         info.received.fetch_add(1, Ordering::Relaxed);
         handler.receive(&info.agent, message).await;
     }

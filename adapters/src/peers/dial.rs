@@ -36,26 +36,38 @@ pub fn stamp_from(message: &mut Value, identity: &SiteIdentity) {
     from["port"] = identity.port.into();
 }
 
+/// Opens a connection to `to` carrying `first` in its handshake (`I` for a ticket request, else `N` + `K`).
 pub async fn dial(
     to: &PeerAddress,
     identity: &SiteIdentity,
     first: &Value,
     max_body_bytes: usize,
 ) -> Result<Dialed, Refusal> {
-    let responder = to.noise_key().map_err(Refusal::Agent)?;
     let payload = serde_json::to_vec(first).expect("a JSON value serialises");
+    dial_with(to, identity, &payload, is_ticket_request(first), max_body_bytes).await
+}
+
+/// [`dial`] with the first message's JSON bytes and whether it is a ticket request.
+pub async fn dial_with(
+    to: &PeerAddress,
+    identity: &SiteIdentity,
+    payload: &[u8],
+    ticket: bool,
+    max_body_bytes: usize,
+) -> Result<Dialed, Refusal> {
+    let responder = to.noise_key().map_err(Refusal::Agent)?;
     let socket = TcpStream::connect((to.host.as_str(), to.port)).await?;
     socket.set_nodelay(true)?;
     let (read, mut writer) = socket.into_split();
     let mut reader = FrameReader::new(read, max_body_bytes);
-    let pending = if is_ticket_request(first) {
-        let (pending, message) = noise::ticket_request(identity.noise_secret(), &responder, &payload)?;
+    let pending = if ticket {
+        let (pending, message) = noise::ticket_request(identity.noise_secret(), &responder, payload)?;
         write_frame(&mut writer, &Frame::new(Header::Ticket, message)).await?;
         pending
     } else {
         let announcement = serde_json::to_vec(&identity.agent).expect("a string serialises");
         let n = noise::identity_announcement(&responder, &announcement)?;
-        let (pending, k) = noise::key_request(identity.noise_secret(), &responder, &payload)?;
+        let (pending, k) = noise::key_request(identity.noise_secret(), &responder, payload)?;
         write_frame(&mut writer, &Frame::new(Header::Identity, n)).await?;
         write_frame(&mut writer, &Frame::new(Header::Key, k)).await?;
         pending

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use super::admission::Admission;
 use super::connection::{self, ConnectionInfo, Direction, Open};
-use super::dial::{dial, is_ticket_request, stamp_from};
+use super::dial::{dial_with, is_ticket_request, stamp_from};
 use super::handler::PeerHandler;
 use super::identity::{PeerAddress, SiteIdentity};
 use super::limits::PeerLimits;
@@ -42,7 +42,14 @@ struct LinkState {
 
 struct Handle {
     info: Arc<ConnectionInfo>,
-    queue: mpsc::Sender<Value>,
+    /// Messages as their JSON bytes, serialised once by `prepare`.
+    queue: mpsc::Sender<Vec<u8>>,
+}
+
+/// A message ready for the wire.
+struct Prepared {
+    json: Vec<u8>,
+    ticket: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,36 +91,36 @@ impl PeerLink {
         let queue = {
             let state = self.state.lock().expect("link lock");
             match state.connections.get(&to.agent).and_then(|handles| handles.first()) {
-                Some(handle) if !is_ticket_request(&message) => handle.queue.clone(),
+                Some(handle) if !message.ticket => handle.queue.clone(),
                 _ => {
                     drop(state);
                     return self.enqueue(to, message);
                 }
             }
         };
-        queue.send(message).await.map_err(|_| SendError::Stopped)
+        queue.send(message.json).await.map_err(|_| SendError::Stopped)
     }
 
     /// Checks the address and the size, and stamps `from`.
-    fn prepare(&self, to: &PeerAddress, mut message: Value) -> Result<Value, SendError> {
+    fn prepare(&self, to: &PeerAddress, mut message: Value) -> Result<Prepared, SendError> {
         to.noise_key().map_err(SendError::Address)?;
         stamp_from(&mut message, &self.identity);
-        let bytes = serde_json::to_vec(&message).expect("a JSON value serialises").len();
-        if bytes + TAG_BYTES > self.limits.max_body_bytes {
-            return Err(SendError::TooLarge { bytes, most: self.limits.max_body_bytes - TAG_BYTES });
+        let json = serde_json::to_vec(&message).expect("a JSON value serialises");
+        if json.len() + TAG_BYTES > self.limits.max_body_bytes {
+            return Err(SendError::TooLarge { bytes: json.len(), most: self.limits.max_body_bytes - TAG_BYTES });
         }
-        Ok(message)
+        Ok(Prepared { json, ticket: is_ticket_request(&message) })
     }
 
-    fn enqueue(self: &Arc<Self>, to: &PeerAddress, message: Value) -> Result<(), SendError> {
+    fn enqueue(self: &Arc<Self>, to: &PeerAddress, message: Prepared) -> Result<(), SendError> {
         let mut state = self.state.lock().expect("link lock");
         if state.stopped {
             return Err(SendError::Stopped);
         }
-        if !is_ticket_request(&message) {
+        if !message.ticket {
             if let Some(handle) = state.connections.get(&to.agent).and_then(|handles| handles.first()) {
                 let full = SendError::QueueFull(self.limits.max_queued_messages);
-                return handle.queue.try_send(message).map_err(|_| full);
+                return handle.queue.try_send(message.json).map_err(|_| full);
             }
         }
         if state.connection_count() >= self.limits.max_connections {
@@ -129,13 +136,13 @@ impl PeerLink {
     async fn dial_and_run(
         self: Arc<Self>,
         to: PeerAddress,
-        first: Value,
+        first: Prepared,
         info: Arc<ConnectionInfo>,
-        queue: mpsc::Receiver<Value>,
+        queue: mpsc::Receiver<Vec<u8>>,
     ) {
         let dialed = tokio::time::timeout(
             self.limits.handshake_timeout,
-            dial(&to, &self.identity, &first, self.limits.max_body_bytes),
+            dial_with(&to, &self.identity, &first.json, first.ticket, self.limits.max_body_bytes),
         )
         .await
         .unwrap_or(Err(Refusal::HandshakeTimeout));
@@ -169,7 +176,7 @@ impl PeerLink {
         agent: String,
         remote: String,
         direction: Direction,
-    ) -> (Arc<ConnectionInfo>, mpsc::Receiver<Value>) {
+    ) -> (Arc<ConnectionInfo>, mpsc::Receiver<Vec<u8>>) {
         state.next_id += 1;
         let info = Arc::new(ConnectionInfo::new(state.next_id, agent.clone(), remote, direction));
         let (queue, receiver) = mpsc::channel(self.limits.max_queued_messages);

@@ -11,25 +11,25 @@ const READ_CHUNK_BYTES: usize = 16 * 1024;
 pub struct FrameReader {
     socket: OwnedReadHalf,
     decoder: FrameDecoder,
+    chunk: Box<[u8]>,
 }
 
 impl FrameReader {
     pub fn new(socket: OwnedReadHalf, max_body_bytes: usize) -> FrameReader {
-        FrameReader { socket, decoder: FrameDecoder::new(max_body_bytes) }
+        FrameReader { socket, decoder: FrameDecoder::new(max_body_bytes), chunk: vec![0; READ_CHUNK_BYTES].into() }
     }
 
     /// The next frame; [`Refusal::Closed`] when the peer closed between frames.
     pub async fn next(&mut self) -> Result<Frame, Refusal> {
-        let mut chunk = [0u8; READ_CHUNK_BYTES];
         loop {
             if let Some(frame) = self.decoder.next_frame()? {
                 return Ok(frame);
             }
-            let read = self.socket.read(&mut chunk).await?;
+            let read = self.socket.read(&mut self.chunk).await?;
             if read == 0 {
                 return Err(Refusal::Closed);
             }
-            self.decoder.push(&chunk[..read]);
+            self.decoder.push(&self.chunk[..read]);
         }
     }
 }
