@@ -81,13 +81,13 @@ impl PeerLink {
     /// stamped with this site. The message is lost if the connection fails before writing it: the business
     /// above records what it sends and retries until the peer acknowledges.
     pub fn send(self: &Arc<Self>, to: &PeerAddress, message: Value) -> Result<(), SendError> {
-        let message = self.prepare(to, message)?;
+        let message = self.prepare(message)?;
         self.enqueue(to, message)
     }
 
     /// [`Self::send`], waiting for room when the connection's queue is full (the business's backpressure).
     pub async fn send_when_ready(self: &Arc<Self>, to: &PeerAddress, message: Value) -> Result<(), SendError> {
-        let message = self.prepare(to, message)?;
+        let message = self.prepare(message)?;
         let queue = {
             let state = self.state.lock().expect("link lock");
             match state.connections.get(&to.agent).and_then(|handles| handles.first()) {
@@ -101,9 +101,9 @@ impl PeerLink {
         queue.send(message.json).await.map_err(|_| SendError::Stopped)
     }
 
-    /// Checks the address and the size, and stamps `from`.
-    fn prepare(&self, to: &PeerAddress, mut message: Value) -> Result<Prepared, SendError> {
-        to.noise_key().map_err(SendError::Address)?;
+    /// Checks the size and stamps `from` (the address is checked when a connection is dialed: computing a
+    /// Noise key from an agent id is a field inversion, too dear for every message).
+    fn prepare(&self, mut message: Value) -> Result<Prepared, SendError> {
         stamp_from(&mut message, &self.identity);
         let json = serde_json::to_vec(&message).expect("a JSON value serialises");
         if json.len() + TAG_BYTES > self.limits.max_body_bytes {
@@ -126,6 +126,7 @@ impl PeerLink {
         if state.connection_count() >= self.limits.max_connections {
             return Err(SendError::TooManyConnections);
         }
+        to.noise_key().map_err(SendError::Address)?;
         let remote = format!("{}:{}", to.host, to.port);
         let (info, queue) = self.register(&mut state, to.agent.clone(), remote, Direction::Outbound);
         drop(state);
