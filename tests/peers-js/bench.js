@@ -9,35 +9,9 @@ const net = require('net')
 const { fork } = require('child_process')
 const frame = require('frame-stream')
 const noise = require('noise-protocol')
-const cipherState = require('noise-protocol/cipher-state')({ cipher: require('noise-protocol/cipher')() })
+const { writeHandshake: handshakeBytes, readHandshake, sealFrame: seal, openBody: open } = require('./noise-frames')
 
 const EMPTY = Buffer.alloc(0)
-
-function handshakeBytes (state, header, payload) {
-  const out = Buffer.alloc(1 + 96 + payload.length + 16)
-  const split = noise.writeMessage(state, payload, out.subarray(1))
-  out[0] = header.charCodeAt(0)
-  return { bytes: out.subarray(0, 1 + noise.writeMessage.bytes), split }
-}
-
-function readHandshake (state, body) {
-  const payload = Buffer.alloc(body.length)
-  const split = noise.readMessage(state, body, payload)
-  return { payload: payload.subarray(0, noise.readMessage.bytes), split }
-}
-
-function seal (split, text) {
-  const out = Buffer.alloc(1 + text.length + 16)
-  out[0] = 0x54
-  cipherState.encryptWithAd(split.tx, out.subarray(1), null, text)
-  return out
-}
-
-function open (split, body) {
-  const out = Buffer.alloc(body.length - 16)
-  cipherState.decryptWithAd(split.rx, out, null, body)
-  return out
-}
 
 // The responder: N then K answered by A; every T is parsed (as MyCHIPs does) and echoed when asked.
 function responder () {

@@ -12,7 +12,7 @@
 const net = require('net')
 const frame = require('frame-stream')
 const noise = require('noise-protocol')
-const cipherState = require('noise-protocol/cipher-state')({ cipher: require('noise-protocol/cipher')() })
+const { writeHandshake, readHandshake, sealFrame, openBody } = require('./noise-frames')
 const sodium = require('sodium-native')
 
 function args () {
@@ -42,33 +42,10 @@ function noiseKeyOf (agent) {
 
 function print (obj) { process.stdout.write(JSON.stringify(obj) + '\n') }
 
-function writeHandshake (state, header, payload) {
-  const out = Buffer.alloc(96 + payload.length + 16)
-  const split = noise.writeMessage(state, payload, out.subarray(1))
-  out[0] = header.charCodeAt(0)
-  return { bytes: out.subarray(0, 1 + noise.writeMessage.bytes), split }
-}
-
-function readHandshake (state, body) {
-  const payload = Buffer.alloc(body.length)
-  const split = noise.readMessage(state, body, payload)
-  return { payload: payload.subarray(0, noise.readMessage.bytes), split }
-}
-
 function transport (split) {
   return {
-    seal (obj) {
-      const text = Buffer.from(JSON.stringify(obj))
-      const out = Buffer.alloc(1 + text.length + 16)
-      out[0] = 0x54
-      cipherState.encryptWithAd(split.tx, out.subarray(1), null, text)
-      return out
-    },
-    open (body) {
-      const out = Buffer.alloc(body.length - 16)
-      cipherState.decryptWithAd(split.rx, out, null, body)
-      return JSON.parse(out.toString())
-    }
+    seal: (obj) => sealFrame(split, Buffer.from(JSON.stringify(obj))),
+    open: (body) => JSON.parse(openBody(split, body).toString())
   }
 }
 
