@@ -164,6 +164,9 @@ impl PeerLink {
     pub(super) async fn run_inbound(self: &Arc<Self>, agent: String, remote: String, open: Open) {
         let (info, queue) = {
             let mut state = self.state.lock().expect("link lock");
+            if state.stopped {
+                return; // accepted just before the link stopped: dropping it closes it
+            }
             self.register(&mut state, agent.clone(), remote, Direction::Inbound)
         };
         self.opened(&agent);
