@@ -40,8 +40,7 @@ impl PeerHandler for Echo {
         Box::pin(async move {
             if message["action"] == "ping" {
                 let link = self.link.get().and_then(Weak::upgrade).expect("the link runs");
-                let to = PeerAddress { agent: from.to_owned(), host: "127.0.0.1".into(), port: 1 };
-                link.send(&to, json!({"target": "echo", "action": "pong", "n": message["n"]})).unwrap();
+                link.reply(from, json!({"target": "echo", "action": "pong", "n": message["n"]})).await.unwrap();
             }
             let _ = self.received.send((from.to_owned(), message));
         })

@@ -68,3 +68,16 @@ async fn two_sites_dialing_each_other_at_once_lose_nothing() {
     }
     assert_eq!(numbers(&b, 60).await, (0..60).collect::<Vec<_>>(), "later messages use one of the two");
 }
+
+#[tokio::test]
+async fn a_reply_goes_only_over_an_open_connection_and_never_dials() {
+    let (a, b) = (site(3).await, site(4).await);
+    let refused = a.link.reply(&b.address.agent, json!({"target": "chit", "n": 0})).await;
+    assert!(matches!(refused, Err(adapters::peers::SendError::NotConnected(_))), "{refused:?}");
+    assert!(a.link.status(None).connections.is_empty(), "nothing was dialed");
+    a.link.send(&b.address, json!({"target": "chit", "action": "note", "n": 0})).unwrap();
+    assert_eq!(numbers(&b, 1).await, vec![0]);
+    b.link.reply(&a.link.identity().agent, json!({"target": "chit", "action": "note", "n": 7})).await.unwrap();
+    assert_eq!(numbers(&a, 1).await, vec![7], "the reply took the connection a opened");
+    assert_eq!(b.link.status(None).connections.len(), 1, "b dialed nothing");
+}

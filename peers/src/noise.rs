@@ -18,7 +18,8 @@ pub const N: &str = "Noise_N_25519_ChaChaPoly_BLAKE2b";
 pub const KK: &str = "Noise_KK_25519_ChaChaPoly_BLAKE2b";
 /// Largest Noise handshake message (the spec's bound, which snow enforces).
 pub const MAX_HANDSHAKE_BYTES: usize = 65_535;
-const TAG_BYTES: usize = 16;
+/// Bytes the AEAD tag adds to every sealed message.
+pub const TAG_BYTES: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NoiseError {

@@ -53,10 +53,9 @@ impl PeerHandler for BenchSite {
         Box::pin(async move {
             if message["action"] == "echo" {
                 if let Some(link) = self.link.get().and_then(Weak::upgrade) {
-                    let to = PeerAddress { agent: from.to_owned(), host: "127.0.0.1".into(), port: 1 };
                     let mut echoed = message.clone();
                     echoed["action"] = "echoed".into();
-                    let _ = link.send_when_ready(&to, echoed).await;
+                    let _ = link.reply(from, echoed).await;
                 }
             }
             self.received.fetch_add(1, Ordering::Relaxed);

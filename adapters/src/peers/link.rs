@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
+use peers::noise::TAG_BYTES;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -19,8 +20,6 @@ use super::status::{ConnectionStatus, PeerCounters, PeerStatus};
 
 /// Peers whose counters are kept; beyond this only the totals count.
 const MAX_COUNTED_PEERS: usize = 4096;
-/// Bytes of a `T` body beyond its JSON.
-const TAG_BYTES: usize = 16;
 
 pub struct PeerLink {
     pub(super) identity: SiteIdentity,
@@ -64,6 +63,14 @@ pub enum SendError {
     Stopped,
     #[error("bad peer address: {0}")]
     Address(String),
+    #[error("no connection to {0} is open")]
+    NotConnected(String),
+}
+
+/// Where a prepared message goes: onto an open (or opening) connection's queue, or it went into a new dial.
+enum Route {
+    Queue(mpsc::Sender<Vec<u8>>, Vec<u8>),
+    Dialing,
 }
 
 impl PeerLink {
@@ -81,23 +88,26 @@ impl PeerLink {
     /// stamped with this site. The message is lost if the connection fails before writing it: the business
     /// above records what it sends and retries until the peer acknowledges.
     pub fn send(self: &Arc<Self>, to: &PeerAddress, message: Value) -> Result<(), SendError> {
-        let message = self.prepare(message)?;
-        self.enqueue(to, message)
+        match self.route(to, self.prepare(message)?)? {
+            Route::Queue(queue, json) => queue.try_send(json).map_err(|_| self.queue_full()),
+            Route::Dialing => Ok(()),
+        }
     }
 
     /// [`Self::send`], waiting for room when the connection's queue is full (the business's backpressure).
     pub async fn send_when_ready(self: &Arc<Self>, to: &PeerAddress, message: Value) -> Result<(), SendError> {
+        match self.route(to, self.prepare(message)?)? {
+            Route::Queue(queue, json) => queue.send(json).await.map_err(|_| SendError::Stopped),
+            Route::Dialing => Ok(()),
+        }
+    }
+
+    /// An answer to `agent` over a connection that is open to it (the one a message came in on, or another);
+    /// never dials. Waits for room as [`Self::send_when_ready`] does.
+    pub async fn reply(self: &Arc<Self>, agent: &str, message: Value) -> Result<(), SendError> {
         let message = self.prepare(message)?;
-        let queue = {
-            let state = self.state.lock().expect("link lock");
-            match state.connections.get(&to.agent).and_then(|handles| handles.first()) {
-                Some(handle) if !message.ticket => handle.queue.clone(),
-                _ => {
-                    drop(state);
-                    return self.enqueue(to, message);
-                }
-            }
-        };
+        let queue = self.open_queue(&self.state.lock().expect("link lock"), agent, &message)?;
+        let queue = queue.ok_or_else(|| SendError::NotConnected(agent.to_owned()))?;
         queue.send(message.json).await.map_err(|_| SendError::Stopped)
     }
 
@@ -112,16 +122,12 @@ impl PeerLink {
         Ok(Prepared { json, ticket: is_ticket_request(&message) })
     }
 
-    fn enqueue(self: &Arc<Self>, to: &PeerAddress, message: Prepared) -> Result<(), SendError> {
+    /// The queue of a connection to `to`'s agent, else a new connection that carries the message in its
+    /// handshake.
+    fn route(self: &Arc<Self>, to: &PeerAddress, message: Prepared) -> Result<Route, SendError> {
         let mut state = self.state.lock().expect("link lock");
-        if state.stopped {
-            return Err(SendError::Stopped);
-        }
-        if !message.ticket {
-            if let Some(handle) = state.connections.get(&to.agent).and_then(|handles| handles.first()) {
-                let full = SendError::QueueFull(self.limits.max_queued_messages);
-                return handle.queue.try_send(message.json).map_err(|_| full);
-            }
+        if let Some(queue) = self.open_queue(&state, &to.agent, &message)? {
+            return Ok(Route::Queue(queue, message.json));
         }
         if state.connection_count() >= self.limits.max_connections {
             return Err(SendError::TooManyConnections);
@@ -131,7 +137,27 @@ impl PeerLink {
         let (info, queue) = self.register(&mut state, to.agent.clone(), remote, Direction::Outbound);
         drop(state);
         tokio::spawn(self.clone().dial_and_run(to.clone(), message, info, queue));
-        Ok(())
+        Ok(Route::Dialing)
+    }
+
+    /// The queue of a connection open (or opening) to `agent`; none for a ticket request, which always dials.
+    fn open_queue(
+        &self,
+        state: &LinkState,
+        agent: &str,
+        message: &Prepared,
+    ) -> Result<Option<mpsc::Sender<Vec<u8>>>, SendError> {
+        if state.stopped {
+            return Err(SendError::Stopped);
+        }
+        if message.ticket {
+            return Ok(None);
+        }
+        Ok(state.connections.get(agent).and_then(|handles| handles.first()).map(|handle| handle.queue.clone()))
+    }
+
+    fn queue_full(&self) -> SendError {
+        SendError::QueueFull(self.limits.max_queued_messages)
     }
 
     async fn dial_and_run(
