@@ -81,3 +81,22 @@ async fn a_reply_goes_only_over_an_open_connection_and_never_dials() {
     assert_eq!(numbers(&a, 1).await, vec![7], "the reply took the connection a opened");
     assert_eq!(b.link.status(None).connections.len(), 1, "b dialed nothing");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_only_sends_is_not_idle() {
+    let limits = PeerLimits { idle_timeout: Duration::from_millis(200), ..PeerLimits::default() };
+    let key = SigningKey::from_bytes(&[5; 32]);
+    let inbox = Arc::new(Inbox::default());
+    let sender = PeerLink::new(SiteIdentity::new(&key, "127.0.0.1", 0), inbox, limits);
+    let receiver = site(6).await;
+    for n in 0..12u64 {
+        sender.send(&receiver.address, json!({"target": "chit", "action": "note", "n": n})).unwrap();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    assert_eq!(numbers(&receiver, 12).await, (0..12).collect::<Vec<_>>());
+    let status = sender.status(None);
+    assert_eq!(status.connections.len(), 1, "one connection for 700 ms of one-way sending: {status:?}");
+    assert_eq!(status.peers.values().map(|p| p.connections_opened).sum::<u64>(), 1, "never reopened");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(sender.status(None).connections.is_empty(), "silent both ways: closed");
+}

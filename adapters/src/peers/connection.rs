@@ -114,8 +114,18 @@ async fn read_messages(
         info.received.fetch_add(1, Ordering::Relaxed);
         handler.receive(&info.agent, first).await;
     }
+    let mut sent_before = info.sent.load(Ordering::Relaxed);
     loop {
-        let frame = tokio::time::timeout(idle_timeout, reader.next()).await.map_err(|_| Refusal::Idle)??;
+        let Ok(frame) = tokio::time::timeout(idle_timeout, reader.next()).await else {
+            // Idle is neither side saying anything: a connection busy sending one way stays open.
+            let sent = info.sent.load(Ordering::Relaxed);
+            if sent == sent_before {
+                return Err(Refusal::Idle);
+            }
+            sent_before = sent;
+            continue;
+        };
+        let frame = frame?;
         if frame.header != Header::Transport {
             return Err(Refusal::Unexpected(frame.header));
         }
