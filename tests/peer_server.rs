@@ -79,6 +79,9 @@ async fn the_peer_server_runs_in_serve_judges_tickets_and_is_stopped_and_started
     assert_eq!(again.last().unwrap()["event"], "closed_before_open", "a spent ticket is refused");
     assert_eq!(status(dir.path())["refusals"]["ticket_refused"], 2, "{}", status(dir.path()));
 
+    assert!(control(dir.path(), b"{\"command\":\"start_the_world\"}\n").contains("bad control request"));
+    let silent = control(dir.path(), b"");
+    assert!(silent.contains("no request line within"), "a silent client is answered and let go: {silent}");
     peer(dir.path(), &["stop"]);
     assert!(peer(dir.path(), &["status"]).contains("stopped"));
     assert!(std::net::TcpStream::connect(&listen).is_err(), "nothing listens once stopped");
@@ -89,6 +92,16 @@ async fn the_peer_server_runs_in_serve_judges_tickets_and_is_stopped_and_started
     assert_eq!(String::from_utf8_lossy(&wrong.stderr).trim().lines().count(), 1, "{wrong:?}");
     assert!(peer(dir.path(), &["start"]).contains(&listen), "it starts again where it listened");
     assert_eq!(status(dir.path())["listening"], listen.as_str());
+}
+
+/// One raw exchange on the service's control socket (the client side of `notch admin peer`).
+fn control(data_dir: &Path, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut socket = std::os::unix::net::UnixStream::connect(data_dir.join("control/control.sock")).unwrap();
+    socket.write_all(request).unwrap();
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).unwrap();
+    answer
 }
 
 #[tokio::test]

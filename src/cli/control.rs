@@ -17,6 +17,8 @@ use super::peer_control::PeerControl;
 
 /// Longest request line read (a passphrase and an address fit many times over).
 const MAX_REQUEST_BYTES: u64 = 16 * 1024;
+/// Time a client has to send its request line.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Longest answer read by the client (a status with many connections).
 const MAX_ANSWER_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -63,12 +65,17 @@ pub async fn listen(
 async fn answer(stream: UnixStream, peers: Arc<PeerControl>) {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
-    let read = BufReader::new(read.take(MAX_REQUEST_BYTES)).read_line(&mut line).await;
-    let answer =
-        match read.map_err(anyhow::Error::from).and_then(|_| Ok(serde_json::from_str::<ControlRequest>(&line)?)) {
-            Ok(request) => peers.handle(request).await,
-            Err(err) => Err(anyhow::anyhow!("bad control request: {err}")),
-        };
+    let mut reader = BufReader::new(read.take(MAX_REQUEST_BYTES));
+    let read = reader.read_line(&mut line);
+    let request = match tokio::time::timeout(REQUEST_TIMEOUT, read).await {
+        Ok(Ok(_)) => serde_json::from_str::<ControlRequest>(&line).map_err(anyhow::Error::from),
+        Ok(Err(err)) => Err(err.into()),
+        Err(_) => Err(anyhow::anyhow!("no request line within {REQUEST_TIMEOUT:?}")),
+    };
+    let answer = match request {
+        Ok(request) => peers.handle(request).await,
+        Err(err) => Err(anyhow::anyhow!("bad control request: {err}")),
+    };
     zeroize::Zeroize::zeroize(&mut line);
     let answer = match answer {
         Ok(value) => serde_json::json!({ "ok": value }),
