@@ -18,7 +18,6 @@ use domain::home::policy_readings::ReadingValues;
 use domain::home::provider_inbox::SignedHandover;
 use domain::home::PolicyReadingsEvent;
 use domain::home::{ChannelLogEvent, DeviceInboxEvent, HouseholdEvent, ProviderInboxEvent};
-use domain::peers::peer::PeerEvent;
 use domain::site::connection_ticket::ConnectionTicketEvent;
 use domain::site::lift::LiftEvent;
 use domain::site::site_aggregate::SiteEvent;
@@ -38,7 +37,6 @@ fn schemas() -> Vec<(&'static str, &'static str, RootSchema)> {
         ("site", "tally-event", schema_for!(TallyEvent)),
         ("site", "lift-event", schema_for!(LiftEvent)),
         ("site", "signed-request", schema_for!(SignedRequest)),
-        ("peers", "peer-event", schema_for!(PeerEvent)),
         ("home", "channel-log-event", schema_for!(ChannelLogEvent)),
         ("home", "household-event", schema_for!(HouseholdEvent)),
         ("home", "device-inbox-event", schema_for!(DeviceInboxEvent)),

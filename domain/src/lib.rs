@@ -5,7 +5,6 @@ pub mod charging;
 pub mod crypto;
 pub mod decider;
 pub mod home;
-pub mod peers;
 pub mod site;
 
 pub use decider::{given_when, Aggregate, Decider, DomainEvent};
