@@ -30,12 +30,11 @@ pub async fn respond(
     match first.header {
         Header::Ticket => redeem_ticket(first, writer, identity, handler).await,
         Header::Identity => {
-            let agent = announced_agent(identity, &first.body)?;
+            let (agent, initiator) = announced_agent(identity, &first.body)?;
             let key = encrypted(reader.next().await?)?;
             if key.header != Header::Key {
                 return Err(Refusal::Unexpected(key.header));
             }
-            let initiator = noise_key_of(&agent).map_err(Refusal::Agent)?;
             let accepted = noise::accept_key(identity.noise_secret(), &initiator, &key.body)?;
             let message = object(&accepted.payload)?;
             write_frame(writer, &Frame::new(Header::Ack, accepted.ack)).await?;
@@ -77,13 +76,13 @@ async fn redeem_ticket(
     Ok(Opened { agent, first: None, transport: accepted.transport })
 }
 
-/// The agent id an `N` announces: a JSON string, which must be a valid site key.
-fn announced_agent(identity: &SiteIdentity, body: &[u8]) -> Result<String, Refusal> {
+/// The agent id an `N` announces (a JSON string, which must be a valid site key) and its Noise key.
+fn announced_agent(identity: &SiteIdentity, body: &[u8]) -> Result<(String, [u8; 32]), Refusal> {
     let payload = noise::read_identity(identity.noise_secret(), body)?;
     let agent: String = serde_json::from_slice(&payload)
         .map_err(|_| Refusal::Payload("an N announces its agent id as a JSON string".into()))?;
-    noise_key_of(&agent).map_err(Refusal::Agent)?;
-    Ok(agent)
+    let key = noise_key_of(&agent).map_err(Refusal::Agent)?;
+    Ok((agent, key))
 }
 
 /// A handshake or transport payload: UTF-8 JSON, an object.
